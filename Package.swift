@@ -1,0 +1,40 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Pare: make convolutional networks small and fast. See ../shared/DESIGN.md for the
+// architecture: the model is a Graph, and every capability is a pass over it.
+let package = Package(
+    name: "Pare",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "pare", targets: ["pare"]),
+        .library(name: "PareCore", targets: ["PareCore"]),
+        .library(name: "PareModels", targets: ["PareModels"]),
+        .library(name: "PareIO", targets: ["PareIO"]),
+        .library(name: "PareTrain", targets: ["PareTrain"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // oneDNN 2.x C API. Debian's libdnnl-dev ships no pkg-config file.
+        .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
+        // OpenBLAS through its own cblas.h.
+        .systemLibrary(
+            name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]),
+        .target(name: "PareCore", dependencies: ["CDNNL", "CBLAS"]),
+        .target(name: "PareModels", dependencies: ["PareCore"]),
+        .target(name: "PareIO", dependencies: ["PareCore"]),
+        .target(name: "PareTrain", dependencies: ["PareCore"]),
+        .executableTarget(
+            name: "pare",
+            dependencies: [
+                "PareCore", "PareModels", "PareIO", "PareTrain",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .testTarget(name: "PareCoreTests", dependencies: ["PareCore", "PareModels"]),
+        .testTarget(name: "PareIOTests", dependencies: ["PareCore", "PareIO", "PareModels"]),
+        .testTarget(name: "PareModelsTests", dependencies: ["PareCore", "PareModels", "PareTrain"]),
+    ]
+)

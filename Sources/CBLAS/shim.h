@@ -1,0 +1,4 @@
+#ifndef PARE_CBLAS_SHIM_H
+#define PARE_CBLAS_SHIM_H
+#include <cblas.h>
+#endif

@@ -1,0 +1,67 @@
+/// Whether a forward pass trains (batch statistics, dropout, state kept for backward) or
+/// evaluates (running statistics, no dropout, only live buffers kept).
+public enum ExecutionMode: String, Sendable, Codable {
+    case training, inference
+}
+
+/// Settings of an executor. Everything that changes how a graph runs is here, not global.
+public struct ExecutorConfiguration: Sendable {
+    /// Threads for oneDNN's OpenMP runtime (and BLAS, where used).
+    public var threads: Int
+    /// Seed of the dropout masks.
+    public var seed: UInt64
+    /// Whether ``GraphExecutor/backward(_:)`` also computes gradients for the graph inputs.
+    public var computeInputGradients: Bool
+
+    public init(threads: Int = 1, seed: UInt64 = 0, computeInputGradients: Bool = false) {
+        self.threads = threads
+        self.seed = seed
+        self.computeInputGradients = computeInputGradients
+    }
+}
+
+/// Runs one graph at one batch size in one mode, forward and (in training) backward.
+///
+/// An executor reads the graph's parameter tensors at every step, so in-place updates by an
+/// optimizer take effect; in training mode it updates the batch-norm running statistics in
+/// place. Tensors it returns are owned by the executor and overwritten by the next call.
+public protocol GraphExecutor: AnyObject {
+    var graph: Graph { get }
+    var batchSize: Int { get }
+    var mode: ExecutionMode { get }
+
+    /// Runs the graph forward. `inputs` holds one plain NCHW tensor per input node, of shape
+    /// `[batchSize] + inputShape`. Returns one tensor per graph output.
+    func forward(_ inputs: [Tensor]) throws -> [Tensor]
+
+    /// Backpropagates `outputGradients` (one per graph output, same shapes as the outputs)
+    /// through the last training-mode forward pass. Afterwards ``parameterGradients`` holds
+    /// the gradient of every trainable parameter (overwritten, not accumulated).
+    func backward(_ outputGradients: [Tensor]) throws
+
+    /// Gradients of the trainable parameters, by state-dict name, after ``backward(_:)``.
+    var parameterGradients: [String: Tensor] { get }
+    /// Gradients of the graph inputs after ``backward(_:)``, when the configuration asks.
+    var inputGradients: [Tensor] { get }
+}
+
+/// Errors raised while running a graph.
+public enum ExecutionError: Error, CustomStringConvertible, Equatable {
+    case wrongInputCount(expected: Int, got: Int)
+    case wrongInputShape(input: String, expected: Shape, got: Shape)
+    case backwardWithoutTrainingForward
+    case backend(node: String, message: String)
+
+    public var description: String {
+        switch self {
+        case let .wrongInputCount(expected, got):
+            return "graph takes \(expected) input(s), got \(got)"
+        case let .wrongInputShape(input, expected, got):
+            return "input '\(input)': expected shape \(expected), got \(got)"
+        case .backwardWithoutTrainingForward:
+            return "backward needs a training-mode executor and a forward pass first"
+        case let .backend(node, message):
+            return "node '\(node)': \(message)"
+        }
+    }
+}

@@ -1,0 +1,77 @@
+/// One operation of a ``Graph``. Its output is referred to by the node's index.
+///
+/// `name` is the PyTorch module path (`layer1.0.conv1`); the node's parameters are stored in
+/// the graph under `name + "." + suffix` (`layer1.0.conv1.weight`), as in a state dict.
+public struct Node: Hashable, Sendable {
+    public var name: String
+    public var op: Op
+    /// Indices of the nodes whose outputs this node consumes (all earlier in the graph).
+    public var inputs: [Int]
+
+    public init(name: String, op: Op, inputs: [Int]) {
+        self.name = name
+        self.op = op
+        self.inputs = inputs
+    }
+
+    /// The state-dict name of one of this node's parameters.
+    public func parameterName(_ suffix: String) -> String {
+        name.isEmpty ? suffix : name + "." + suffix
+    }
+}
+
+// JSON form: {"name": "layer1.0.conv1", "op": "conv2d", "inputs": [3], "attributes": {...}}
+extension Node: Codable {
+    private enum CodingKeys: String, CodingKey { case name, op, inputs, attributes }
+    private struct ShapeAttribute: Codable { var shape: Shape }
+    private struct GroupsAttribute: Codable { var groups: Int }
+    private struct DropoutAttribute: Codable { var p: Double }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        inputs = try c.decode([Int].self, forKey: .inputs)
+        let kind = try c.decode(String.self, forKey: .op)
+        switch kind {
+        case "input": op = .input(shape: try c.decode(ShapeAttribute.self, forKey: .attributes).shape)
+        case "conv2d": op = .conv2d(try c.decode(Conv2dAttributes.self, forKey: .attributes))
+        case "batchNorm": op = .batchNorm(try c.decode(BatchNormAttributes.self, forKey: .attributes))
+        case "relu": op = .relu
+        case "relu6": op = .relu6
+        case "hardSwish": op = .hardSwish
+        case "sigmoid": op = .sigmoid
+        case "maxPool": op = .maxPool(try c.decode(Pool2dAttributes.self, forKey: .attributes))
+        case "avgPool": op = .avgPool(try c.decode(Pool2dAttributes.self, forKey: .attributes))
+        case "globalAvgPool": op = .globalAvgPool
+        case "linear": op = .linear(try c.decode(LinearAttributes.self, forKey: .attributes))
+        case "add": op = .add
+        case "concat": op = .concat
+        case "channelShuffle": op = .channelShuffle(groups: try c.decode(GroupsAttribute.self, forKey: .attributes).groups)
+        case "flatten": op = .flatten
+        case "dropout": op = .dropout(p: try c.decode(DropoutAttribute.self, forKey: .attributes).p)
+        case "softmax": op = .softmax
+        default:
+            throw DecodingError.dataCorruptedError(
+                forKey: .op, in: c,
+                debugDescription: "unknown op '\(kind)' in node '\(name)'")
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name)
+        try c.encode(op.kind, forKey: .op)
+        try c.encode(inputs, forKey: .inputs)
+        switch op {
+        case let .input(shape): try c.encode(ShapeAttribute(shape: shape), forKey: .attributes)
+        case let .conv2d(a): try c.encode(a, forKey: .attributes)
+        case let .batchNorm(a): try c.encode(a, forKey: .attributes)
+        case let .maxPool(a), let .avgPool(a): try c.encode(a, forKey: .attributes)
+        case let .linear(a): try c.encode(a, forKey: .attributes)
+        case let .channelShuffle(groups): try c.encode(GroupsAttribute(groups: groups), forKey: .attributes)
+        case let .dropout(p): try c.encode(DropoutAttribute(p: p), forKey: .attributes)
+        case .relu, .relu6, .hardSwish, .sigmoid, .globalAvgPool, .add, .concat, .flatten, .softmax:
+            break
+        }
+    }
+}

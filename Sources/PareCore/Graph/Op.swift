@@ -1,0 +1,68 @@
+/// What a ``Node`` computes. Every pass over a graph switches over this enum exhaustively
+/// (no `default:`), so an op a pass does not know is a compile error, not a silent skip.
+///
+/// Image tensors are NCHW; shapes in the graph leave the batch dimension out.
+public enum Op: Hashable, Sendable {
+    /// A graph input with its per-sample shape (e.g. `[3, 224, 224]`).
+    case input(shape: Shape)
+    case conv2d(Conv2dAttributes)
+    case batchNorm(BatchNormAttributes)
+    case relu
+    /// `min(max(x, 0), 6)`.
+    case relu6
+    /// `x * relu6(x + 3) / 6`.
+    case hardSwish
+    case sigmoid
+    case maxPool(Pool2dAttributes)
+    case avgPool(Pool2dAttributes)
+    /// Mean over H and W: `[C, H, W] -> [C, 1, 1]` (PyTorch `AdaptiveAvgPool2d(1)`).
+    case globalAvgPool
+    case linear(LinearAttributes)
+    /// Elementwise sum of two inputs of the same shape.
+    case add
+    /// Concatenation along the channel axis.
+    case concat
+    /// ShuffleNet's channel shuffle: `[C, H, W]` viewed as `[groups, C/groups, H, W]`, transposed.
+    case channelShuffle(groups: Int)
+    /// `[C, H, W] -> [C*H*W]`.
+    case flatten
+    /// Zeroes each element with probability `p` in training and scales the rest by `1/(1-p)`.
+    case dropout(p: Double)
+    /// Softmax over the feature axis of a `[F]` sample.
+    case softmax
+
+    /// The op's name as it appears in JSON and summaries.
+    public var kind: String {
+        switch self {
+        case .input: return "input"
+        case .conv2d: return "conv2d"
+        case .batchNorm: return "batchNorm"
+        case .relu: return "relu"
+        case .relu6: return "relu6"
+        case .hardSwish: return "hardSwish"
+        case .sigmoid: return "sigmoid"
+        case .maxPool: return "maxPool"
+        case .avgPool: return "avgPool"
+        case .globalAvgPool: return "globalAvgPool"
+        case .linear: return "linear"
+        case .add: return "add"
+        case .concat: return "concat"
+        case .channelShuffle: return "channelShuffle"
+        case .flatten: return "flatten"
+        case .dropout: return "dropout"
+        case .softmax: return "softmax"
+        }
+    }
+
+    /// How many inputs the op takes (`nil`: two or more).
+    public var arity: Int? {
+        switch self {
+        case .input: return 0
+        case .conv2d, .batchNorm, .relu, .relu6, .hardSwish, .sigmoid, .maxPool, .avgPool,
+             .globalAvgPool, .linear, .channelShuffle, .flatten, .dropout, .softmax:
+            return 1
+        case .add: return 2
+        case .concat: return nil
+        }
+    }
+}

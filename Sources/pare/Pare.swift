@@ -1,0 +1,8 @@
+import ArgumentParser
+
+@main
+struct Pare: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pare",
+        abstract: "Make convolutional networks small and fast.")
+}
