@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "PareModels", targets: ["PareModels"]),
         .library(name: "PareIO", targets: ["PareIO"]),
         .library(name: "PareTrain", targets: ["PareTrain"]),
+        .library(name: "PareAnalysis", targets: ["PareAnalysis"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -27,10 +28,11 @@ let package = Package(
         .target(name: "PareModels", dependencies: ["PareCore"]),
         .target(name: "PareIO", dependencies: ["PareCore"]),
         .target(name: "PareTrain", dependencies: ["PareCore"]),
+        .target(name: "PareAnalysis", dependencies: ["PareCore"]),
         .executableTarget(
             name: "pare",
             dependencies: [
-                "PareCore", "PareModels", "PareIO", "PareTrain",
+                "PareCore", "PareModels", "PareIO", "PareTrain", "PareAnalysis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "PareCoreTests", dependencies: ["PareCore", "PareModels"]),

@@ -4,5 +4,6 @@ import ArgumentParser
 struct Pare: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pare",
-        abstract: "Make convolutional networks small and fast.")
+        abstract: "Make convolutional networks small and fast.",
+        subcommands: [BenchKernels.self])
 }

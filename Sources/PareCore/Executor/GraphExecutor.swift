@@ -12,11 +12,14 @@ public struct ExecutorConfiguration: Sendable {
     public var seed: UInt64
     /// Whether ``GraphExecutor/backward(_:)`` also computes gradients for the graph inputs.
     public var computeInputGradients: Bool
+    /// Time every step (waits for each one; for benchmarks and summaries, not for training).
+    public var profile: Bool
 
-    public init(threads: Int = 1, seed: UInt64 = 0, computeInputGradients: Bool = false) {
+    public init(threads: Int = 1, seed: UInt64 = 0, computeInputGradients: Bool = false, profile: Bool = false) {
         self.threads = threads
         self.seed = seed
         self.computeInputGradients = computeInputGradients
+        self.profile = profile
     }
 }
 

@@ -1,0 +1,293 @@
+import CDNNL
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+extension DNNLExecutor {
+    var propagation: dnnl_prop_kind_t { mode == .training ? dnnl_forward_training : dnnl_forward_inference }
+
+    /// Plans node `i`'s forward pass: its primitives, layouts and buffers.
+    func compileForward(_ i: Int) throws {
+        let node = graph.nodes[i]
+        let t = forwardTime(i)
+        switch node.op {
+        case .input:
+            output(i, try plainMD(i))
+            inputStaging.append(valueBuffer[i])
+
+        case let .conv2d(a):
+            let src = fullShape(node.inputs[0])
+            let dst = fullShape(i)
+            let inChannels = src[1]
+            let weightShape = a.groups == 1
+                ? [a.outChannels, inChannels, a.kernelSize[0], a.kernelSize[1]]
+                : [a.groups, a.outChannels / a.groups, inChannels / a.groups, a.kernelSize[0], a.kernelSize[1]]
+            var srcMD = try MemoryDescriptor.any(src)
+            var weightsMD = try MemoryDescriptor.any(weightShape)
+            var biasMD = a.bias ? try MemoryDescriptor.plain([a.outChannels]) : dnnl_memory_desc_t()
+            var dstMD = try MemoryDescriptor.any(dst)
+            var desc = dnnl_convolution_desc_t()
+            let geometry = ConvolutionGeometry(a)
+            try dnnlCheck(dnnl_dilated_convolution_forward_desc_init(
+                &desc, propagation, dnnl_convolution_direct, &srcMD, &weightsMD, &biasMD, &dstMD,
+                geometry.strides, geometry.dilates, geometry.paddingL, geometry.paddingR), "describe convolution")
+            let p = try primitive(&desc, name: "\(node.name) conv forward")
+            forwardPrimitive[i] = p
+            let x = try input(i, 0, as: p.query(dnnl_query_src_md))
+            let y = output(i, p.query(dnnl_query_dst_md))
+            let weights = try weightArgument(i, name: node.parameterName("weight"), plainShape: weightShape,
+                                             layout: p.query(dnnl_query_weights_md), key: "weights", at: t)
+            var args: [(Int32, Argument)] = [(DNNL_ARG_SRC, .buffer(x)), (DNNL_ARG_WEIGHTS, weights), (DNNL_ARG_DST, .buffer(y))]
+            if a.bias { args.append((DNNL_ARG_BIAS, try external(graph.parameters[node.parameterName("bias")]!))) }
+            addPrimitive(p, args, at: t)
+
+        case let .batchNorm(a):
+            let srcMD = valueMD[node.inputs[0]]
+            var dataMD = srcMD
+            var flags = dnnl_use_scale.rawValue | dnnl_use_shift.rawValue
+            if mode == .inference { flags |= dnnl_use_global_stats.rawValue }
+            var desc = dnnl_batch_normalization_desc_t()
+            try dnnlCheck(dnnl_batch_normalization_forward_desc_init(&desc, propagation, &dataMD, Float(a.eps), flags),
+                          "describe batch norm")
+            let p = try primitive(&desc, name: "\(node.name) batchnorm forward")
+            forwardPrimitive[i] = p
+            let x = try input(i, 0, as: srcMD)
+            let y = output(i, p.query(dnnl_query_dst_md))
+            let scale = try external(graph.parameters[node.parameterName("weight")]!)
+            let shift = try external(graph.parameters[node.parameterName("bias")]!)
+            let runningMean = graph.parameters[node.parameterName("running_mean")]!
+            let runningVariance = graph.parameters[node.parameterName("running_var")]!
+            if mode == .inference {
+                addPrimitive(p, [(DNNL_ARG_SRC, .buffer(x)), (DNNL_ARG_DST, .buffer(y)),
+                                 (DNNL_ARG_MEAN, try external(runningMean)), (DNNL_ARG_VARIANCE, try external(runningVariance)),
+                                 (DNNL_ARG_SCALE, scale), (DNNL_ARG_SHIFT, shift)], at: t)
+            } else {
+                let mean = newBuffer(p.query(dnnl_query_dst_md, 1), at: t)
+                let variance = newBuffer(p.query(dnnl_query_dst_md, 2), at: t)
+                saved[i]["mean"] = mean
+                saved[i]["variance"] = variance
+                addPrimitive(p, [(DNNL_ARG_SRC, .buffer(x)), (DNNL_ARG_DST, .buffer(y)),
+                                 (DNNL_ARG_MEAN, .buffer(mean)), (DNNL_ARG_VARIANCE, .buffer(variance)),
+                                 (DNNL_ARG_SCALE, scale), (DNNL_ARG_SHIFT, shift)], at: t)
+                let count = fullShape(i).enumerated().filter { $0.offset != 1 }.reduce(1) { $0 * $1.element }
+                let momentum = Float(a.momentum)
+                let batches = graph.parameters[node.parameterName("num_batches_tracked")]!
+                addSwift(at: t, touching: [mean, variance]) { ex in
+                    updateRunningStatistics(runningMean: runningMean.floats, runningVariance: runningVariance.floats,
+                                            batchMean: ex.floatPointer(mean), batchVariance: ex.floatPointer(variance),
+                                            momentum: momentum, count: count)
+                    batches.storage.pointer.assumingMemoryBound(to: Int64.self).pointee += 1
+                }
+            }
+
+        case .relu:
+            try compileEltwise(i, dnnl_eltwise_relu, 0, 0)
+        case .relu6:
+            try compileEltwise(i, dnnl_eltwise_clip_v2, 0, 6)
+        case .hardSwish:
+            try compileEltwise(i, dnnl_eltwise_hardswish, 0, 0)
+        case .sigmoid:
+            try compileEltwise(i, dnnl_eltwise_logistic, 0, 0)
+
+        case let .maxPool(a):
+            try compilePooling(i, a, algorithm: dnnl_pooling_max)
+        case let .avgPool(a):
+            try compilePooling(i, a, algorithm: a.countIncludePad ? dnnl_pooling_avg_include_padding : dnnl_pooling_avg_exclude_padding)
+        case .globalAvgPool:
+            let src = fullShape(node.inputs[0])
+            try compilePooling(i, Pool2dAttributes(kernelSize: [src[2], src[3]], stride: [1, 1]),
+                               algorithm: dnnl_pooling_avg_exclude_padding)
+
+        case let .linear(a):
+            let src = fullShape(node.inputs[0])
+            var srcMD = try MemoryDescriptor.any(src)
+            var weightsMD = try MemoryDescriptor.any([a.outFeatures, src[1]])
+            var biasMD = a.bias ? try MemoryDescriptor.plain([a.outFeatures]) : dnnl_memory_desc_t()
+            var dstMD = try MemoryDescriptor.any(fullShape(i))
+            var desc = dnnl_inner_product_desc_t()
+            try dnnlCheck(dnnl_inner_product_forward_desc_init(&desc, propagation, &srcMD, &weightsMD,
+                                                               &biasMD, &dstMD), "describe inner product")
+            let p = try primitive(&desc, name: "\(node.name) linear forward")
+            forwardPrimitive[i] = p
+            let x = try input(i, 0, as: p.query(dnnl_query_src_md))
+            let y = output(i, p.query(dnnl_query_dst_md))
+            let weights = try weightArgument(i, name: node.parameterName("weight"), plainShape: [a.outFeatures, src[1]],
+                                             layout: p.query(dnnl_query_weights_md), key: "weights", at: t)
+            var args: [(Int32, Argument)] = [(DNNL_ARG_SRC, .buffer(x)), (DNNL_ARG_WEIGHTS, weights), (DNNL_ARG_DST, .buffer(y))]
+            if a.bias { args.append((DNNL_ARG_BIAS, try external(graph.parameters[node.parameterName("bias")]!))) }
+            addPrimitive(p, args, at: t)
+
+        case .add:
+            var md0 = valueMD[node.inputs[0]]
+            let x0 = try input(i, 0, as: md0)
+            let x1 = try input(i, 1, as: md0)
+            var md1 = md0
+            var dstMD = md0
+            var desc = dnnl_binary_desc_t()
+            try dnnlCheck(dnnl_binary_desc_init(&desc, dnnl_binary_add, &md0, &md1, &dstMD), "describe add")
+            let p = try primitive(&desc, name: "\(node.name) add")
+            let y = output(i, p.query(dnnl_query_dst_md))
+            addPrimitive(p, [(DNNL_ARG_SRC_0, .buffer(x0)), (DNNL_ARG_SRC_1, .buffer(x1)), (DNNL_ARG_DST, .buffer(y))], at: t)
+
+        case .concat:
+            let sources = try node.inputs.indices.map { k in
+                try input(i, k, as: try plainMD(node.inputs[k]))
+            }
+            let y = output(i, try plainMD(i))
+            let blocks = node.inputs.map { shapes[$0].elementCount }
+            let batch = batchSize
+            addSwift(at: t, touching: sources + [y]) { ex in
+                concatChannelsForward(output: ex.floatPointer(y), inputs: sources.map { UnsafePointer(ex.floatPointer($0)) },
+                                      blockSizes: blocks, batch: batch)
+            }
+
+        case let .channelShuffle(groups):
+            let x = try input(i, 0, as: try plainMD(node.inputs[0]))
+            let y = output(i, try plainMD(i))
+            let s = shapes[i]
+            let batch = batchSize
+            addSwift(at: t, touching: [x, y]) { ex in
+                channelShuffle(output: ex.floatPointer(y), input: ex.floatPointer(x), batch: batch, channels: s[0],
+                               plane: s[1] * s[2], groups: groups)
+            }
+
+        case .flatten:
+            let x = try input(i, 0, as: try plainMD(node.inputs[0]))
+            let y = output(i, try plainMD(i))
+            addSwift(at: t, touching: [x, y]) { ex in
+                memcpy(ex.floatPointer(y), ex.floatPointer(x), ex.buffers[y].bytes)
+            }
+
+        case let .dropout(p):
+            let x = try input(i, 0, as: try plainMD(node.inputs[0]))
+            let y = output(i, try plainMD(i))
+            if mode == .inference || p == 0 {
+                addSwift(at: t, touching: [x, y]) { ex in
+                    memcpy(ex.floatPointer(y), ex.floatPointer(x), ex.buffers[y].bytes)
+                }
+            } else {
+                let mask = newBuffer(try plainMD(i), at: t)
+                saved[i]["mask"] = mask
+                let probability = Float(p)
+                addSwift(at: t, touching: [x, y, mask]) { ex in
+                    let count = ex.floatCount(y)
+                    fillDropoutMask(ex.floatPointer(mask), count: count, probability: probability,
+                                    generator: &ex.dropoutGenerator)
+                    multiply(ex.floatPointer(y), ex.floatPointer(x), ex.floatPointer(mask), count: count)
+                }
+            }
+
+        case .softmax:
+            let x = try input(i, 0, as: try plainMD(node.inputs[0]))
+            let y = output(i, try plainMD(i))
+            let features = shapes[i][0]
+            let batch = batchSize
+            addSwift(at: t, touching: [x, y]) { ex in
+                softmaxRowsForward(output: ex.floatPointer(y), input: ex.floatPointer(x), rows: batch, columns: features)
+            }
+        }
+    }
+
+    /// The weights of node `i` in the layout a primitive wants: the parameter tensor itself
+    /// when that layout is plain, otherwise a buffer refreshed by a reorder at `time`.
+    func weightArgument(_ i: Int, name: String, plainShape: [Int], layout: dnnl_memory_desc_t,
+                        key: String, at time: Int) throws -> Argument {
+        let tensor = graph.parameters[name]!
+        let plain = try MemoryDescriptor.plain(plainShape)
+        let source = try external(tensor, shape: plainShape)
+        if MemoryDescriptor.equal(plain, layout) { return source }
+        let buffer = newBuffer(layout, at: time)
+        saved[i][key] = buffer
+        let r = try reorder(from: plain, to: layout, name: "\(name) to primitive layout")
+        addPrimitive(r, [(DNNL_ARG_FROM, source), (DNNL_ARG_TO, .buffer(buffer))], at: time)
+        return .buffer(buffer)
+    }
+
+    func compileEltwise(_ i: Int, _ algorithm: dnnl_alg_kind_t, _ alpha: Float, _ beta: Float) throws {
+        let node = graph.nodes[i]
+        var dataMD = valueMD[node.inputs[0]]
+        var desc = dnnl_eltwise_desc_t()
+        try dnnlCheck(dnnl_eltwise_forward_desc_init(&desc, propagation, algorithm, &dataMD, alpha, beta), "describe eltwise")
+        let p = try primitive(&desc, name: "\(node.name) \(node.op.kind) forward")
+        forwardPrimitive[i] = p
+        let x = try input(i, 0, as: dataMD)
+        let y = output(i, p.query(dnnl_query_dst_md))
+        addPrimitive(p, [(DNNL_ARG_SRC, .buffer(x)), (DNNL_ARG_DST, .buffer(y))], at: forwardTime(i))
+    }
+
+    func compilePooling(_ i: Int, _ a: Pool2dAttributes, algorithm: dnnl_alg_kind_t) throws {
+        let node = graph.nodes[i]
+        let src = fullShape(node.inputs[0])
+        let dst = fullShape(i)
+        var srcMD = valueMD[node.inputs[0]]
+        var dstMD = try MemoryDescriptor.any(dst)
+        let geometry = PoolingGeometry(a, input: [src[2], src[3]], output: [dst[2], dst[3]])
+        if algorithm == dnnl_pooling_avg_include_padding && geometry.extendsPastPadding {
+            throw ExecutionError.backend(node: node.name, message:
+                "average pooling with ceilMode and countIncludePad whose last window passes the padding is not supported by the fast executor")
+        }
+        var desc = dnnl_pooling_v2_desc_t()
+        try dnnlCheck(dnnl_pooling_v2_forward_desc_init(&desc, propagation, algorithm, &srcMD, &dstMD,
+                                                        geometry.strides, geometry.kernel, geometry.dilation,
+                                                        geometry.paddingL, geometry.paddingR), "describe pooling")
+        let p = try primitive(&desc, name: "\(node.name) \(node.op.kind) forward")
+        forwardPrimitive[i] = p
+        let x = try input(i, 0, as: srcMD)
+        let y = output(i, p.query(dnnl_query_dst_md))
+        var args: [(Int32, Argument)] = [(DNNL_ARG_SRC, .buffer(x)), (DNNL_ARG_DST, .buffer(y))]
+        let workspaceMD = p.query(dnnl_query_workspace_md)
+        if !MemoryDescriptor.isZero(workspaceMD) {
+            let workspace = newBuffer(workspaceMD, at: forwardTime(i))
+            saved[i]["workspace"] = workspace
+            args.append((DNNL_ARG_WORKSPACE, .buffer(workspace)))
+        }
+        addPrimitive(p, args, at: forwardTime(i))
+    }
+}
+
+/// oneDNN's description of a convolution window (dilation counted from 0).
+struct ConvolutionGeometry {
+    let strides: [dnnl_dim_t]
+    let dilates: [dnnl_dim_t]
+    let paddingL: [dnnl_dim_t]
+    let paddingR: [dnnl_dim_t]
+
+    init(_ a: Conv2dAttributes) {
+        strides = MemoryDescriptor.dims(a.stride)
+        dilates = MemoryDescriptor.dims(a.dilation.map { $0 - 1 })
+        paddingL = MemoryDescriptor.dims([a.padding.top, a.padding.left])
+        paddingR = MemoryDescriptor.dims([a.padding.bottom, a.padding.right])
+    }
+}
+
+/// oneDNN's description of a pooling window. oneDNN computes the output size with floor
+/// division, so PyTorch's ceil mode becomes extra right/bottom padding.
+struct PoolingGeometry {
+    let strides: [dnnl_dim_t]
+    let kernel: [dnnl_dim_t]
+    let dilation: [dnnl_dim_t]
+    let paddingL: [dnnl_dim_t]
+    let paddingR: [dnnl_dim_t]
+    /// Whether a window runs past the declared padding (ceil mode).
+    let extendsPastPadding: Bool
+
+    init(_ a: Pool2dAttributes, input: [Int], output: [Int]) {
+        strides = MemoryDescriptor.dims(a.stride)
+        kernel = MemoryDescriptor.dims(a.kernelSize)
+        dilation = MemoryDescriptor.dims([0, 0])
+        paddingL = MemoryDescriptor.dims([a.padding.top, a.padding.left])
+        let declared = [a.padding.bottom, a.padding.right]
+        let before = [a.padding.top, a.padding.left]
+        var right = declared
+        var extends = false
+        for axis in 0..<2 {
+            let needed = (output[axis] - 1) * a.stride[axis] + a.kernelSize[axis] - input[axis] - before[axis]
+            if needed > declared[axis] { right[axis] = needed; extends = true }
+        }
+        paddingR = MemoryDescriptor.dims(right)
+        extendsPastPadding = extends
+    }
+}

@@ -1,0 +1,87 @@
+import CDNNL
+
+/// A created oneDNN primitive together with its primitive descriptor.
+final class DNNLPrimitive {
+    let descriptor: dnnl_primitive_desc_t
+    let primitive: dnnl_primitive_t
+    let name: String
+
+    /// Takes ownership of `descriptor` and creates the primitive.
+    init(descriptor: dnnl_primitive_desc_t, name: String) throws {
+        var primitive: dnnl_primitive_t?
+        do {
+            try dnnlCheck(dnnl_primitive_create(&primitive, descriptor), "create \(name)")
+        } catch {
+            dnnl_primitive_desc_destroy(descriptor)
+            throw error
+        }
+        self.descriptor = descriptor
+        self.primitive = primitive!
+        self.name = name
+    }
+
+    deinit {
+        dnnl_primitive_destroy(primitive)
+        dnnl_primitive_desc_destroy(descriptor)
+    }
+
+    func query(_ what: dnnl_query_t, _ index: Int32 = 0) -> dnnl_memory_desc_t {
+        guard let md = dnnl_primitive_desc_query_md(descriptor, what, index) else { return dnnl_memory_desc_t() }
+        return md.pointee
+    }
+
+    var scratchpadBytes: Int { MemoryDescriptor.byteSize(query(dnnl_query_scratchpad_md)) }
+
+    /// The implementation oneDNN picked, e.g. "jit:avx512_core".
+    var implementation: String {
+        var info: UnsafePointer<CChar>?
+        guard dnnl_primitive_desc_query(descriptor, dnnl_query_impl_info_str, 0, &info) == dnnl_success,
+              let info else { return "?" }
+        return String(cString: info)
+    }
+}
+
+/// Primitive attributes Pare uses everywhere: the scratchpad is user-provided (from the
+/// executor's arena), so executing a primitive allocates nothing.
+final class DNNLAttributes {
+    let attr: dnnl_primitive_attr_t
+
+    init(sumPostOp: Bool = false) throws {
+        var attr: dnnl_primitive_attr_t?
+        try dnnlCheck(dnnl_primitive_attr_create(&attr), "create primitive attributes")
+        self.attr = attr!
+        try dnnlCheck(dnnl_primitive_attr_set_scratchpad_mode(self.attr, dnnl_scratchpad_mode_user), "set scratchpad mode")
+        if sumPostOp {
+            var ops: dnnl_post_ops_t?
+            try dnnlCheck(dnnl_post_ops_create(&ops), "create post-ops")
+            defer { dnnl_post_ops_destroy(ops) }
+            try dnnlCheck(dnnl_post_ops_append_sum(ops, 1.0), "append sum post-op")
+            try dnnlCheck(dnnl_primitive_attr_set_post_ops(self.attr, ops), "set post-ops")
+        }
+    }
+
+    deinit { dnnl_primitive_attr_destroy(attr) }
+}
+
+/// Creates a primitive from an op descriptor (any `dnnl_*_desc_t`).
+func makePrimitive<Desc>(_ desc: inout Desc, engine: DNNLEngine, attributes: DNNLAttributes,
+                         hint: DNNLPrimitive? = nil, name: String) throws -> DNNLPrimitive {
+    var pd: dnnl_primitive_desc_t?
+    try withUnsafePointer(to: &desc) { p in
+        try dnnlCheck(dnnl_primitive_desc_create(&pd, UnsafeRawPointer(p), attributes.attr, engine.engine, hint?.descriptor),
+                      "create primitive descriptor for \(name)")
+    }
+    return try DNNLPrimitive(descriptor: pd!, name: name)
+}
+
+/// Creates a reorder between two layouts of the same tensor, optionally accumulating into
+/// the destination (`dst += reorder(src)`).
+func makeReorder(from src: dnnl_memory_desc_t, to dst: dnnl_memory_desc_t, accumulate: Bool = false,
+                 engine: DNNLEngine, name: String) throws -> DNNLPrimitive {
+    var src = src, dst = dst
+    var pd: dnnl_primitive_desc_t?
+    let attributes = try DNNLAttributes(sumPostOp: accumulate)
+    try dnnlCheck(dnnl_reorder_primitive_desc_create(&pd, &src, engine.engine, &dst, engine.engine, attributes.attr),
+                  "create reorder for \(name)")
+    return try DNNLPrimitive(descriptor: pd!, name: name)
+}

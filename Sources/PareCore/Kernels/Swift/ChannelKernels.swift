@@ -1,0 +1,59 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// Channel-wise data movement on plain NCHW buffers: each sample's channels are contiguous
+// planes, so concatenation and shuffle are memcpy of whole planes.
+
+/// output is (N, sum(C_k) * H * W); input k is (N, blockSizes[k]) with blockSizes[k] = C_k*H*W.
+func concatChannelsForward(output: UnsafeMutablePointer<Float>, inputs: [UnsafePointer<Float>],
+                           blockSizes: [Int], batch: Int) {
+    let total = blockSizes.reduce(0, +)
+    for n in 0..<batch {
+        var offset = n * total
+        for (k, input) in inputs.enumerated() {
+            memcpy(output + offset, input + n * blockSizes[k], blockSizes[k] * 4)
+            offset += blockSizes[k]
+        }
+    }
+}
+
+/// dInput (N, blockSizes[slot]) receives its slice of dOutput (overwritten).
+func concatChannelsBackward(dInput: UnsafeMutablePointer<Float>, dOutput: UnsafePointer<Float>,
+                            blockSizes: [Int], slot: Int, batch: Int) {
+    let total = blockSizes.reduce(0, +)
+    let start = blockSizes[..<slot].reduce(0, +)
+    for n in 0..<batch {
+        memcpy(dInput + n * blockSizes[slot], dOutput + n * total + start, blockSizes[slot] * 4)
+    }
+}
+
+/// input is (N, C, plane) viewed as (N, groups, C/groups, plane); output is its transpose
+/// (N, C/groups, groups, plane). The backward is the same with `groups` replaced by C/groups.
+func channelShuffle(output: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, batch: Int,
+                    channels: Int, plane: Int, groups: Int) {
+    let perGroup = channels / groups
+    for n in 0..<batch {
+        let base = n * channels * plane
+        for g in 0..<groups {
+            for c in 0..<perGroup {
+                memcpy(output + base + (c * groups + g) * plane, input + base + (g * perGroup + c) * plane, plane * 4)
+            }
+        }
+    }
+}
+
+/// Running statistics update as PyTorch does it: the variance is made unbiased with
+/// count/(count-1) before mixing in.
+func updateRunningStatistics(runningMean: UnsafeMutableBufferPointer<Float>,
+                             runningVariance: UnsafeMutableBufferPointer<Float>,
+                             batchMean: UnsafePointer<Float>, batchVariance: UnsafePointer<Float>,
+                             momentum: Float, count: Int) {
+    let unbias = count > 1 ? Float(count) / Float(count - 1) : 1
+    for c in 0..<runningMean.count {
+        runningMean[c] = (1 - momentum) * runningMean[c] + momentum * batchMean[c]
+        runningVariance[c] = (1 - momentum) * runningVariance[c] + momentum * batchVariance[c] * unbias
+    }
+}

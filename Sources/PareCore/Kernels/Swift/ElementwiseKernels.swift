@@ -1,0 +1,42 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// mask[i] = 1/(1-p) if element i is kept, else 0; element i is kept iff the i-th uniform
+/// draw is >= p (the same rule as the reference executor, in logical element order).
+func fillDropoutMask(_ mask: UnsafeMutablePointer<Float>, count: Int, probability p: Float,
+                     generator: inout SeededGenerator) {
+    let scale = 1 / (1 - p)
+    for i in 0..<count { mask[i] = generator.nextUniform() >= p ? scale : 0 }
+}
+
+/// out[i] = a[i] * b[i].
+func multiply(_ out: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) {
+    for i in 0..<count { out[i] = a[i] * b[i] }
+}
+
+/// output and input are (rows, columns); softmax over each row, max-subtracted.
+func softmaxRowsForward(output: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, rows: Int, columns: Int) {
+    for r in 0..<rows {
+        let x = input + r * columns, y = output + r * columns
+        var maximum = -Float.infinity
+        for j in 0..<columns { maximum = max(maximum, x[j]) }
+        var sum: Float = 0
+        for j in 0..<columns { y[j] = expf(x[j] - maximum); sum += y[j] }
+        let inverse = 1 / sum
+        for j in 0..<columns { y[j] *= inverse }
+    }
+}
+
+/// dInput = y * (dOutput - sum(dOutput * y)) per row (overwritten).
+func softmaxRowsBackward(dInput: UnsafeMutablePointer<Float>, dOutput: UnsafePointer<Float>,
+                         output: UnsafePointer<Float>, rows: Int, columns: Int) {
+    for r in 0..<rows {
+        let y = output + r * columns, dy = dOutput + r * columns, dx = dInput + r * columns
+        var dot: Float = 0
+        for j in 0..<columns { dot += dy[j] * y[j] }
+        for j in 0..<columns { dx[j] = y[j] * (dy[j] - dot) }
+    }
+}
