@@ -1,0 +1,16 @@
+import PareCore
+
+/// A small CNN for 28x28 grey images (Fashion-MNIST), 225,034 parameters:
+/// conv 1->32 3x3 + relu + maxpool 2 (`conv1`), conv 32->64 3x3 + relu + maxpool 2 (`conv2`),
+/// flatten, linear 1600->128 + relu (`fc1`), linear 128->`classes` (`fc2`).
+///
+/// The convolutions are unpadded (28 -> 26 -> 13 -> 11 -> 5), so `fc1` sees 64*5*5 features.
+public func smallCNN(classes: Int = 10, seed: UInt64 = 0) throws -> Graph {
+    var b = GraphBuilder()
+    var x = b.input([1, 28, 28])
+    x = b.maxPool(b.relu(b.conv2d(x, "conv1", outChannels: 32, kernelSize: 3)), kernelSize: 2)
+    x = b.maxPool(b.relu(b.conv2d(x, "conv2", outChannels: 64, kernelSize: 3)), kernelSize: 2)
+    x = b.relu(b.linear(b.flatten(x), "fc1", outFeatures: 128))
+    x = b.linear(x, "fc2", outFeatures: classes)
+    return try b.build(outputs: [x], seed: seed, metadata: ["model": "smallcnn"])
+}
