@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "PareCore", targets: ["PareCore"]),
         .library(name: "PareModels", targets: ["PareModels"]),
         .library(name: "PareIO", targets: ["PareIO"]),
+        .library(name: "PareData", targets: ["PareData"]),
         .library(name: "PareTrain", targets: ["PareTrain"]),
         .library(name: "PareAnalysis", targets: ["PareAnalysis"]),
     ],
@@ -27,16 +28,17 @@ let package = Package(
         .target(name: "PareCore", dependencies: ["CDNNL", "CBLAS"]),
         .target(name: "PareModels", dependencies: ["PareCore"]),
         .target(name: "PareIO", dependencies: ["PareCore"]),
-        .target(name: "PareTrain", dependencies: ["PareCore"]),
+        .target(name: "PareData", dependencies: ["PareCore"]),
+        .target(name: "PareTrain", dependencies: ["PareCore", "PareData"]),
         .target(name: "PareAnalysis", dependencies: ["PareCore"]),
         .executableTarget(
             name: "pare",
             dependencies: [
-                "PareCore", "PareModels", "PareIO", "PareTrain", "PareAnalysis",
+                "PareCore", "PareModels", "PareIO", "PareData", "PareTrain", "PareAnalysis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "PareCoreTests", dependencies: ["PareCore", "PareModels"]),
         .testTarget(name: "PareIOTests", dependencies: ["PareCore", "PareIO", "PareModels"]),
-        .testTarget(name: "PareModelsTests", dependencies: ["PareCore", "PareModels", "PareTrain"]),
+        .testTarget(name: "PareModelsTests", dependencies: ["PareCore", "PareModels", "PareData", "PareTrain"]),
     ]
 )
