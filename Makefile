@@ -34,7 +34,7 @@ test: deps
 ## demo: build a small residual network with a depthwise conv and a channel shuffle, train
 ## it for a few SGD steps on random data and time inference
 demo: release
-	$$($(SWIFT) build -c release --show-bin-path)/pare demo --threads $(THREADS)
+	$$($(SWIFT) build -c release --show-bin-path)/pare demo --threads $(THREADS) --save .build/demo-tinyResidualNet.safetensors
 
 ## bench: convolution GFLOP/s (fwd, bwd-data, bwd-weights) and page faults per training step
 bench: release

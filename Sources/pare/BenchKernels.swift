@@ -2,6 +2,9 @@ import ArgumentParser
 import Foundation
 import PareAnalysis
 import PareCore
+import PareData
+import PareModels
+import PareTrain
 
 extension Pare {
     struct BenchKernels: ParsableCommand {
@@ -51,6 +54,32 @@ extension Pare {
                 if verbose { print(r.implementation) }
             }
             print("* whole executor pass: input copy, edge reorders and (backward) both gradients")
+            try measureTrainingStep()
+        }
+
+        /// Minor page faults and time of a steady-state training step of a small ResNet
+        /// (CIFAR stem, three basic-block stages 32/64/128, SGD with momentum).
+        func measureTrainingStep() throws {
+            var b = GraphBuilder()
+            var x = b.input([3, 32, 32])
+            x = b.relu(b.batchNorm(b.conv2d(x, "conv1", outChannels: 32, kernelSize: 3, padding: 1, bias: false), "bn1"))
+            x = b.basicBlock(x, "layer1.0", planes: 32)
+            x = b.basicBlock(x, "layer2.0", planes: 64, stride: 2)
+            x = b.basicBlock(x, "layer3.0", planes: 128, stride: 2)
+            x = b.linear(b.flatten(b.globalAvgPool(x)), "fc", outFeatures: 10)
+            let graph = try b.build(outputs: [x], seed: 0)
+            let stepBatch = min(batch, 64)
+            let executor = try DNNLExecutor(graph: graph, batchSize: stepBatch, mode: .training,
+                                            configuration: ExecutorConfiguration(threads: threads))
+            let optimizer = SGD(learningRate: 0.01, momentum: 0.9, weightDecay: 5e-4)
+            var generator = SeededGenerator(seed: 0)
+            let (images, labels) = SyntheticImages(imageShape: [3, 32, 32], classes: 10, seed: 1).batch(stepBatch, generator: &generator)
+            let probe = try ResourceProbe.measure(warmup: warmup + 1, iterations: runs) {
+                _ = try trainingStep(executor: executor, optimizer: optimizer, images: images, labels: labels)
+            }
+            print(String(format: "ResNet-style training step (3 basic-block stages, batch %d, SGD): %.2f ms median, %.0f images/s, %.1f minor page faults per step (arena %.1f MB)",
+                         stepBatch, probe.medianMilliseconds, Double(stepBatch) / (probe.medianMilliseconds * 1e-3),
+                         probe.minorFaultsPerIteration, Double(executor.arenaBytes) / 1e6))
         }
     }
 }

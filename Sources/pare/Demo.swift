@@ -3,6 +3,7 @@ import Foundation
 import PareAnalysis
 import PareCore
 import PareData
+import PareIO
 import PareModels
 import PareTrain
 
@@ -23,6 +24,7 @@ extension Pare {
         @Option(help: "Batch size.") var batch = 32
         @Option(help: "SGD learning rate.") var learningRate: Float = 0.05
         @Option(help: "Random seed for weights and data.") var seed: UInt64 = 0
+        @Option(help: "Save the trained model to this .safetensors file.") var save: String?
 
         func validate() throws {
             guard threads > 0, steps > 0, batch > 0 else { throw ValidationError("--threads, --steps and --batch must be positive") }
@@ -67,6 +69,17 @@ extension Pare {
             print(String(format: "inference latency, batch 1: %.3f ms (median of 50)", latency.medianMilliseconds))
             let output = try single.forward([sample])[0]
             print("output logits of one sample: " + output.scalars.map { String(format: "%.3f", $0) }.joined(separator: " "))
+
+            if let save {
+                let url = URL(fileURLWithPath: save)
+                try ModelFile.save(graph, to: url)
+                let reloaded = try ModelFile.load(from: url)
+                let again = try DNNLExecutor(graph: reloaded, batchSize: 1, mode: .inference,
+                                             configuration: ExecutorConfiguration(threads: threads))
+                let same = try again.forward([sample])[0].scalars == output.scalars
+                let bytes = (try FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0
+                print("saved \(url.path) (\(bytes) bytes); reloaded model gives \(same ? "identical" : "DIFFERENT") outputs")
+            }
         }
     }
 }
