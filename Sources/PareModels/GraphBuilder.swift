@@ -193,6 +193,17 @@ extension GraphBuilder {
     /// `[C, H, W] -> [C*H*W]`.
     public mutating func flatten(_ x: Value) -> Value { node(.flatten, [x]) }
 
+    /// Channels `start ..< start + count` of `x`.
+    public mutating func channelSlice(_ x: Value, start: Int, count: Int) -> Value {
+        node(.channelSlice(start: start, count: count), [x])
+    }
+
+    /// `x.chunk(chunks, dim=1)`: equal channel slices (the channel count must divide evenly).
+    public mutating func chunkChannels(_ x: Value, _ chunks: Int) -> [Value] {
+        let size = x.channels / max(chunks, 1)
+        return (0..<chunks).map { channelSlice(x, start: $0 * size, count: size) }
+    }
+
     /// Zeroes elements with probability `probability` in training (PyTorch `nn.Dropout`).
     public mutating func dropout(_ x: Value, probability: Double = 0.5) -> Value { node(.dropout(p: probability), [x]) }
 

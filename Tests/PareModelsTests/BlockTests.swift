@@ -143,6 +143,22 @@ final class BlockTests: XCTestCase {
         XCTAssertEqual(graph.parameters["stage2.0.branch2.3.weight"]?.shape, [58, 1, 3, 3])
     }
 
+    func testShuffleNetV2UnitMatchesTorchvision() throws {
+        // torchvision shufflenet_v2_x1_0 stage2.1 = InvertedResidual(116, 116, stride=1): the input is
+        // split into two halves of 58; branch2 on the second: 58*58 = 3,364 + 116 + 58*9 = 522 + 116
+        // + 3,364 + 116 -> 7,598 (no branch1).
+        let graph = try build([116, 28, 28]) { b, x in b.shuffleNetV2Unit(x, "stage2.1") }
+        XCTAssertEqual(try graph.trainableParameterCount(), 7_598)
+        XCTAssertEqual(try graph.parameterSpecs().map(\.name), stateDict([
+            ("stage2.1.branch2.0", false), ("stage2.1.branch2.1", true), ("stage2.1.branch2.3", false),
+            ("stage2.1.branch2.4", true), ("stage2.1.branch2.5", false), ("stage2.1.branch2.6", true),
+        ]))
+        XCTAssertEqual(try outputShape(graph), [116, 28, 28])
+        XCTAssertTrue(graph.nodes.contains { $0.op == .channelSlice(start: 0, count: 58) })
+        XCTAssertTrue(graph.nodes.contains { $0.op == .channelSlice(start: 58, count: 58) })
+        XCTAssertEqual(graph.nodes[graph.outputs[0]].op, .channelShuffle(groups: 2))
+    }
+
     func testShuffleNetV1Unit() throws {
         // 240 channels, 3 groups, bottleneck 60: conv1 60*(240/3) = 4,800, bn1 120,
         // conv2 depthwise 60*9 = 540, bn2 120, conv3 240*(60/3) = 4,800, bn3 480 -> 10,860.

@@ -182,6 +182,18 @@ extension DNNLExecutor {
             }
             try finishGradient(i, 0, target: target)
 
+        case let .channelSlice(start, count):
+            guard needsInputGradient(i, 0) else { break }
+            let source = shapes[node.inputs[0]]
+            let plane = source.elementCount / source[0]
+            let batch = batchSize
+            let target = gradientTarget(i, 0, inputMDs[i][0])
+            addSwift(at: t, touching: [dy, target]) { ex in
+                channelSliceBackward(dInput: ex.floatPointer(target), dOutput: ex.floatPointer(dy), batch: batch,
+                                     channels: source[0], plane: plane, start: start, count: count)
+            }
+            try finishGradient(i, 0, target: target)
+
         case .flatten:
             guard needsInputGradient(i, 0) else { break }
             let target = gradientTarget(i, 0, inputMDs[i][0])

@@ -154,6 +154,17 @@ extension DNNLExecutor {
                                plane: s[1] * s[2], groups: groups)
             }
 
+        case let .channelSlice(start, count):
+            let x = try input(i, 0, as: try plainMD(node.inputs[0]))
+            let y = output(i, try plainMD(i))
+            let source = shapes[node.inputs[0]]
+            let plane = source.elementCount / source[0]
+            let batch = batchSize
+            addSwift(at: t, touching: [x, y]) { ex in
+                channelSliceForward(output: ex.floatPointer(y), input: ex.floatPointer(x), batch: batch,
+                                    channels: source[0], plane: plane, start: start, count: count)
+            }
+
         case .flatten:
             let x = try input(i, 0, as: try plainMD(node.inputs[0]))
             let y = output(i, try plainMD(i))

@@ -26,6 +26,7 @@ extension Node: Codable {
     private struct ShapeAttribute: Codable { var shape: Shape }
     private struct GroupsAttribute: Codable { var groups: Int }
     private struct DropoutAttribute: Codable { var p: Double }
+    private struct SliceAttribute: Codable { var start: Int; var count: Int }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -47,6 +48,9 @@ extension Node: Codable {
         case "add": op = .add
         case "concat": op = .concat
         case "channelShuffle": op = .channelShuffle(groups: try c.decode(GroupsAttribute.self, forKey: .attributes).groups)
+        case "channelSlice":
+            let a = try c.decode(SliceAttribute.self, forKey: .attributes)
+            op = .channelSlice(start: a.start, count: a.count)
         case "flatten": op = .flatten
         case "dropout": op = .dropout(p: try c.decode(DropoutAttribute.self, forKey: .attributes).p)
         case "softmax": op = .softmax
@@ -70,6 +74,7 @@ extension Node: Codable {
         case let .linear(a): try c.encode(a, forKey: .attributes)
         case let .channelShuffle(groups): try c.encode(GroupsAttribute(groups: groups), forKey: .attributes)
         case let .dropout(p): try c.encode(DropoutAttribute(p: p), forKey: .attributes)
+        case let .channelSlice(start, count): try c.encode(SliceAttribute(start: start, count: count), forKey: .attributes)
         case .relu, .relu6, .hardSwish, .sigmoid, .globalAvgPool, .add, .concat, .flatten, .softmax:
             break
         }

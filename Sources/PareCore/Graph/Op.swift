@@ -24,6 +24,9 @@ public enum Op: Hashable, Sendable {
     case concat
     /// ShuffleNet's channel shuffle: `[C, H, W]` viewed as `[groups, C/groups, H, W]`, transposed.
     case channelShuffle(groups: Int)
+    /// Channels `start ..< start + count` of the input (PyTorch `x[:, start:start+count]`;
+    /// `x.chunk(2, dim=1)` is two slices).
+    case channelSlice(start: Int, count: Int)
     /// `[C, H, W] -> [C*H*W]`.
     case flatten
     /// Zeroes each element with probability `p` in training and scales the rest by `1/(1-p)`.
@@ -48,6 +51,7 @@ public enum Op: Hashable, Sendable {
         case .add: return "add"
         case .concat: return "concat"
         case .channelShuffle: return "channelShuffle"
+        case .channelSlice: return "channelSlice"
         case .flatten: return "flatten"
         case .dropout: return "dropout"
         case .softmax: return "softmax"
@@ -59,7 +63,7 @@ public enum Op: Hashable, Sendable {
         switch self {
         case .input: return 0
         case .conv2d, .batchNorm, .relu, .relu6, .hardSwish, .sigmoid, .maxPool, .avgPool,
-             .globalAvgPool, .linear, .channelShuffle, .flatten, .dropout, .softmax:
+             .globalAvgPool, .linear, .channelShuffle, .channelSlice, .flatten, .dropout, .softmax:
             return 1
         case .add: return 2
         case .concat: return nil

@@ -102,6 +102,14 @@ extension Op {
                 }
                 return .success(inputs[0])
             }
+        case let .channelSlice(start, count):
+            guard inputs[0].rank >= 1 else { return .failure(ShapeFailure("expects a [C, ...] input")) }
+            guard start >= 0, count > 0, start + count <= inputs[0][0] else {
+                return .failure(ShapeFailure("channels \(start)..<\(start + count) outside the input's \(inputs[0][0])"))
+            }
+            var dims = inputs[0].dimensions
+            dims[0] = count
+            return .success(Shape(dims))
         case .flatten:
             return .success([inputs[0].elementCount])
         case .softmax:
@@ -115,7 +123,7 @@ extension Op {
     public func parameterSpecs(inputs: [Shape]) -> [ParameterSpec] {
         switch self {
         case .input, .relu, .relu6, .hardSwish, .sigmoid, .maxPool, .avgPool, .globalAvgPool, .add,
-             .concat, .channelShuffle, .flatten, .dropout, .softmax:
+             .concat, .channelShuffle, .channelSlice, .flatten, .dropout, .softmax:
             return []
         case let .conv2d(a):
             let inChannels = inputs[0][0]

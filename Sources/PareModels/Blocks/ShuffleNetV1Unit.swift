@@ -9,9 +9,6 @@ extension GraphBuilder {
     /// `prefix.bn1`, `prefix.conv2` (depthwise), `prefix.bn2`, `prefix.conv3`, `prefix.bn3`.
     /// `bottleneckChannels` defaults to a quarter of the input channels, as in the paper; it
     /// and the input channels must be divisible by `groups`.
-    ///
-    /// This stands in for ShuffleNetV2's stride-1 unit, which needs a channel split op the
-    /// graph IR lacks (see ``shuffleNetV2DownsampleUnit(_:_:outChannels:)``).
     public mutating func shuffleNetV1Unit(_ x: Value, _ prefix: String, groups: Int,
                                           bottleneckChannels: Int? = nil) -> Value {
         let bottleneck = bottleneckChannels ?? x.channels / 4

@@ -45,6 +45,23 @@ func channelShuffle(output: UnsafeMutablePointer<Float>, input: UnsafePointer<Fl
     }
 }
 
+/// output is (N, count, plane): channels start..<start+count of input (N, channels, plane).
+func channelSliceForward(output: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, batch: Int,
+                         channels: Int, plane: Int, start: Int, count: Int) {
+    for n in 0..<batch {
+        memcpy(output + n * count * plane, input + (n * channels + start) * plane, count * plane * 4)
+    }
+}
+
+/// dInput (N, channels, plane) is overwritten: dOutput in the sliced channels, zero elsewhere.
+func channelSliceBackward(dInput: UnsafeMutablePointer<Float>, dOutput: UnsafePointer<Float>, batch: Int,
+                          channels: Int, plane: Int, start: Int, count: Int) {
+    memset(dInput, 0, batch * channels * plane * 4)
+    for n in 0..<batch {
+        memcpy(dInput + (n * channels + start) * plane, dOutput + n * count * plane, count * plane * 4)
+    }
+}
+
 /// Running statistics update as PyTorch does it: the variance is made unbiased with
 /// count/(count-1) before mixing in.
 func updateRunningStatistics(runningMean: UnsafeMutableBufferPointer<Float>,
