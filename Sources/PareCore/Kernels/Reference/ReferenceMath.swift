@@ -1,0 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `e^x`, evaluated in Double (the reference kernels are generic over the element type, and
+/// the standard library has no generic exponential).
+@inline(__always) func referenceExp<T: BinaryFloatingPoint>(_ x: T) -> T {
+    T(exp(Double(x)))
+}
