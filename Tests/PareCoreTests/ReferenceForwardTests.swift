@@ -245,3 +245,13 @@ final class ReferenceForwardTests: XCTestCase {
         XCTAssertEqual(none, [Double](repeating: 1, count: 8), "p = 0 keeps everything")
     }
 }
+
+final class ChannelSliceForwardTests: XCTestCase {
+    func testSliceTakesTheChannelsOfEverySample() {
+        // 2 samples x 3 channels x 2 elements, values 0..11; channels 1..<3.
+        let input = (0..<12).map(Double.init)
+        var output = [Double](repeating: 0, count: 8)
+        referenceChannelSliceForward(output: &output, input: input, batch: 2, channels: 3, spatial: 2, start: 1, count: 2)
+        XCTAssertEqual(output, [2, 3, 4, 5, 8, 9, 10, 11])
+    }
+}

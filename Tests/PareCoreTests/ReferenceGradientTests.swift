@@ -332,6 +332,26 @@ final class ReferenceGradientTests: XCTestCase {
         }
     }
 
+    func testChannelSliceGradients() {
+        for (start, count) in [(0, 2), (2, 3), (1, 4)] {
+            var generator = SeededGenerator(seed: 70 + UInt64(start))
+            let batch = 2, channels = 5, spatial = 3
+            checkOpGradients(
+                "channelSlice \(start)..<\(start + count)", arguments: [randomArray(batch * channels * spatial, &generator)],
+                names: ["input"], atol: atol, rtol: rtol,
+                forward: { args in
+                    var output = self.zeros(batch * count * spatial)
+                    referenceChannelSliceForward(output: &output, input: args[0], batch: batch, channels: channels,
+                                                 spatial: spatial, start: start, count: count)
+                    return output
+                },
+                backward: { _, dOutput, gradients in
+                    referenceChannelSliceBackward(dInput: &gradients[0], dOutput: dOutput, batch: batch,
+                                                  channels: channels, spatial: spatial, start: start, count: count)
+                })
+        }
+    }
+
     func testFlattenGradients() {
         var generator = SeededGenerator(seed: 64)
         checkOpGradients("flatten", arguments: [randomArray(30, &generator)], names: ["input"], atol: atol, rtol: rtol,

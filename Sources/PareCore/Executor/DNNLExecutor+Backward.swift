@@ -284,8 +284,21 @@ extension DNNLExecutor {
                                                          geometry.paddingR), "describe pooling backward")
         let p = try primitive(&desc, hint: forwardPrimitive[i]!, name: "\(node.name) \(node.op.kind) backward")
         let t = backwardTime(i)
+        var dy = outputGradient(i)
+        if saved[i]["rescale"] != nil {
+            // The forward scaled its output per position; scale the gradient the same way.
+            let factors = geometry.includePaddingCorrection(a, input: [src[2], src[3]], output: [dst[2], dst[3]])
+            let planes = dst[0] * dst[1]
+            let scaled = newBuffer(valueMD[i], at: t)
+            let source = dy
+            addSwift(at: t, touching: [source, scaled]) { ex in
+                memcpy(ex.floatPointer(scaled), ex.floatPointer(source), ex.buffers[scaled].bytes)
+                scalePlanes(ex.floatPointer(scaled), factors: factors, planes: planes)
+            }
+            dy = scaled
+        }
         let target = gradientTarget(i, 0, diffSrcMD)
-        var args: [(Int32, Argument)] = [(DNNL_ARG_DIFF_DST, .buffer(outputGradient(i))), (DNNL_ARG_DIFF_SRC, .buffer(target))]
+        var args: [(Int32, Argument)] = [(DNNL_ARG_DIFF_DST, .buffer(dy)), (DNNL_ARG_DIFF_SRC, .buffer(target))]
         if let workspace = saved[i]["workspace"] { args.append((DNNL_ARG_WORKSPACE, .buffer(workspace))) }
         addPrimitive(p, args, at: t)
         try finishGradient(i, 0, target: target)

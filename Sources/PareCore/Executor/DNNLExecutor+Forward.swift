@@ -175,14 +175,14 @@ extension DNNLExecutor {
         case let .dropout(p):
             let x = try input(i, 0, as: try plainMD(node.inputs[0]))
             let y = output(i, try plainMD(i))
-            if mode == .inference || p == 0 {
+            if mode == .inference {
                 addSwift(at: t, touching: [x, y]) { ex in
                     memcpy(ex.floatPointer(y), ex.floatPointer(x), ex.buffers[y].bytes)
                 }
             } else {
                 let mask = newBuffer(try plainMD(i), at: t)
                 saved[i]["mask"] = mask
-                let probability = Float(p)
+                let probability = p
                 addSwift(at: t, touching: [x, y, mask]) { ex in
                     let count = ex.floatCount(y)
                     fillDropoutMask(ex.floatPointer(mask), count: count, probability: probability,
@@ -234,12 +234,12 @@ extension DNNLExecutor {
         let src = fullShape(node.inputs[0])
         let dst = fullShape(i)
         var srcMD = valueMD[node.inputs[0]]
-        var dstMD = try MemoryDescriptor.any(dst)
         let geometry = PoolingGeometry(a, input: [src[2], src[3]], output: [dst[2], dst[3]])
-        if algorithm == dnnl_pooling_avg_include_padding && geometry.extendsPastPadding {
-            throw ExecutionError.backend(node: node.name, message:
-                "average pooling with ceilMode and countIncludePad whose last window passes the padding is not supported by the fast executor")
-        }
+        // Ceil-mode average pooling that counts padding divides windows running past the
+        // padding by their clipped size (PyTorch); oneDNN divides by the kernel size. The
+        // output is then kept plain and rescaled per position.
+        let rescale = algorithm == dnnl_pooling_avg_include_padding && geometry.extendsPastPadding
+        var dstMD = rescale ? try MemoryDescriptor.plain(dst) : try MemoryDescriptor.any(dst)
         var desc = dnnl_pooling_v2_desc_t()
         try dnnlCheck(dnnl_pooling_v2_forward_desc_init(&desc, propagation, algorithm, &srcMD, &dstMD,
                                                         geometry.strides, geometry.kernel, geometry.dilation,
@@ -256,6 +256,25 @@ extension DNNLExecutor {
             args.append((DNNL_ARG_WORKSPACE, .buffer(workspace)))
         }
         addPrimitive(p, args, at: forwardTime(i))
+        if rescale {
+            let factors = geometry.includePaddingCorrection(a, input: [src[2], src[3]], output: [dst[2], dst[3]])
+            let planes = dst[0] * dst[1]
+            addSwift(at: forwardTime(i), touching: [y]) { ex in
+                scalePlanes(ex.floatPointer(y), factors: factors, planes: planes)
+            }
+            saved[i]["rescale"] = y
+        }
+    }
+}
+
+/// Multiplies each of `planes` consecutive planes elementwise by `factors` (one plane).
+func scalePlanes(_ data: UnsafeMutablePointer<Float>, factors: [Float], planes: Int) {
+    let size = factors.count
+    factors.withUnsafeBufferPointer { f in
+        for p in 0..<planes {
+            let plane = data + p * size
+            for j in 0..<size { plane[j] *= f[j] }
+        }
     }
 }
 
@@ -300,5 +319,22 @@ struct PoolingGeometry {
         }
         paddingR = MemoryDescriptor.dims(right)
         extendsPastPadding = extends
+    }
+
+    /// Per output position, kernel area / PyTorch's divisor (the window clipped to the
+    /// padded input), for average pooling that counts padding.
+    func includePaddingCorrection(_ a: Pool2dAttributes, input: [Int], output: [Int]) -> [Float] {
+        var factors: [Float] = []
+        factors.reserveCapacity(output[0] * output[1])
+        for oh in 0..<output[0] {
+            let hs = oh * a.stride[0] - a.padding.top
+            let hSize = min(hs + a.kernelSize[0], input[0] + a.padding.bottom) - hs
+            for ow in 0..<output[1] {
+                let ws = ow * a.stride[1] - a.padding.left
+                let wSize = min(ws + a.kernelSize[1], input[1] + a.padding.right) - ws
+                factors.append(Float(a.kernelSize[0] * a.kernelSize[1]) / Float(hSize * wSize))
+            }
+        }
+        return factors
     }
 }

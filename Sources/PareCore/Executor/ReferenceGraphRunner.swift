@@ -141,6 +141,9 @@ public final class ReferenceGraphRunner<T: BinaryFloatingPoint> {
                                    channels: node.inputs.map { shapes[$0][0] }, batch: n, inner: s.elementCount / s[0])
         case let .channelShuffle(groups):
             referenceChannelShuffleForward(output: &output, input: x, batch: n, channels: s[0], spatial: s[1] * s[2], groups: groups)
+        case let .channelSlice(start, count):
+            referenceChannelSliceForward(output: &output, input: x, batch: n, channels: s[0],
+                                         spatial: s.elementCount / s[0], start: start, count: count)
         case .flatten:
             referenceFlattenForward(output: &output, input: x)
         case let .dropout(p):
@@ -277,6 +280,9 @@ public final class ReferenceGraphRunner<T: BinaryFloatingPoint> {
         case let .channelShuffle(groups):
             referenceChannelShuffleBackward(dInput: &dInput, dOutput: dOutput, batch: n, channels: s[0],
                                             spatial: s[1] * s[2], groups: groups)
+        case let .channelSlice(start, count):
+            referenceChannelSliceBackward(dInput: &dInput, dOutput: dOutput, batch: n, channels: s[0],
+                                          spatial: s.elementCount / s[0], start: start, count: count)
         case .flatten:
             referenceFlattenBackward(dInput: &dInput, dOutput: dOutput)
         case let .dropout(p):

@@ -5,11 +5,12 @@ import Darwin
 #endif
 
 /// mask[i] = 1/(1-p) if element i is kept, else 0; element i is kept iff the i-th uniform
-/// draw is >= p (the same rule as the reference executor, in logical element order).
-func fillDropoutMask(_ mask: UnsafeMutablePointer<Float>, count: Int, probability p: Float,
+/// draw is >= p, compared in Double (the rule of `referenceDropoutMask`, in logical element
+/// order; a draw is made per element even when p is 0, so later masks do not shift).
+func fillDropoutMask(_ mask: UnsafeMutablePointer<Float>, count: Int, probability p: Double,
                      generator: inout SeededGenerator) {
-    let scale = 1 / (1 - p)
-    for i in 0..<count { mask[i] = generator.nextUniform() >= p ? scale : 0 }
+    let scale = Float(1 / (1 - p))
+    for i in 0..<count { mask[i] = Double(generator.nextUniform()) >= p ? scale : 0 }
 }
 
 /// out[i] = a[i] * b[i].

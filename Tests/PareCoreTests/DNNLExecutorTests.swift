@@ -1,0 +1,178 @@
+@testable import PareCore
+import XCTest
+
+/// The fast oneDNN executor against the plain reference executor: same graph, same
+/// parameters (deep-copied, since both update batch-norm statistics in place), same inputs
+/// and seed gradients; outputs, parameter gradients, input gradients and running statistics
+/// must agree. Two steps run, so reuse of planned buffers across steps is covered too.
+///
+/// Tolerances: fp32 kernels that sum in different orders; atol 1e-4 and rtol 1e-3 relative
+/// to each tensor's element, with atol scaled by the tensor's largest magnitude (>= 1).
+final class DNNLExecutorTests: XCTestCase {
+    static func deepCopy(_ graph: Graph) -> Graph {
+        var copy = graph
+        copy.parameters = graph.parameters.mapValues { $0.copy() }
+        return copy
+    }
+
+    func compare(_ graph: Graph, batch: Int, mode: ExecutionMode, seed: UInt64 = 1, steps: Int = 2,
+                 file: StaticString = #filePath, line: UInt = #line) throws {
+        let fastGraph = try TestGraphs.withRandomParameters(graph, seed: seed)
+        let referenceGraph = Self.deepCopy(fastGraph)
+        let configuration = ExecutorConfiguration(threads: 2, seed: 7, computeInputGradients: true)
+        let fast = try DNNLExecutor(graph: fastGraph, batchSize: batch, mode: mode, configuration: configuration)
+        let reference = try ReferenceExecutor(graph: referenceGraph, batchSize: batch, mode: mode, configuration: configuration)
+        let shapes = try graph.inferShapes()
+        var generator = SeededGenerator(seed: seed &+ 99)
+        for step in 0..<steps {
+            let inputs = graph.inputIndices.map { Tensor.randomNormal(shapes[$0].prepending(batch), generator: &generator) }
+            let fastOutputs = try fast.forward(inputs)
+            let referenceOutputs = try reference.forward(inputs)
+            for (k, (a, b)) in zip(fastOutputs, referenceOutputs).enumerated() {
+                check(a, b, "step \(step) output \(k)", file: file, line: line)
+            }
+            guard mode == .training else { continue }
+            for name in try graph.parameterSpecs().filter({ !$0.spec.role.isTrainable && $0.spec.dtype == .f32 }).map(\.name) {
+                check(fastGraph.parameters[name]!, referenceGraph.parameters[name]!, "step \(step) \(name)", file: file, line: line)
+            }
+            let seeds = graph.outputs.map { Tensor.randomNormal(shapes[$0].prepending(batch), generator: &generator) }
+            try fast.backward(seeds)
+            try reference.backward(seeds)
+            for name in try graph.trainableParameterNames() {
+                guard let a = fast.parameterGradients[name], let b = reference.parameterGradients[name] else {
+                    XCTFail("no gradient for \(name)", file: file, line: line)
+                    continue
+                }
+                check(a, b, "step \(step) d\(name)", file: file, line: line)
+            }
+            XCTAssertEqual(fast.inputGradients.count, reference.inputGradients.count, file: file, line: line)
+            for (k, (a, b)) in zip(fast.inputGradients, reference.inputGradients).enumerated() {
+                check(a, b, "step \(step) dInput \(k)", file: file, line: line)
+            }
+        }
+    }
+
+    func check(_ actual: Tensor, _ expected: Tensor, _ label: String, file: StaticString, line: UInt) {
+        let scale = max(1, Double(expected.scalars.map { abs($0) }.max() ?? 0))
+        assertClose(actual, expected, atol: 1e-4 * scale, rtol: 1e-3, label, file: file, line: line)
+    }
+
+    // MARK: Single ops on odd shapes
+
+    func graph(input: Shape, _ ops: [Op]) -> Graph {
+        var nodes = [Node(name: "input", op: .input(shape: input), inputs: [])]
+        for (k, op) in ops.enumerated() { nodes.append(Node(name: "n\(k)", op: op, inputs: [k])) }
+        return Graph(nodes: nodes, outputs: [nodes.count - 1])
+    }
+
+    func conv(_ out: Int, _ k: [Int], stride: [Int] = [1, 1], padding: Padding2d = Padding2d(0), dilation: [Int] = [1, 1],
+              groups: Int = 1, bias: Bool = false) -> Op {
+        .conv2d(Conv2dAttributes(outChannels: out, kernelSize: k, stride: stride, padding: padding, dilation: dilation,
+                                 groups: groups, bias: bias))
+    }
+
+    func testDenseConvolutions() throws {
+        try compare(graph(input: [5, 9, 9], [conv(7, [3, 3], padding: Padding2d(1), bias: true)]), batch: 3, mode: .training)
+        try compare(graph(input: [3, 11, 7], [conv(8, [3, 2], stride: [2, 2],
+                                                   padding: Padding2d(top: 1, left: 0, bottom: 2, right: 1))]),
+                    batch: 2, mode: .training)
+        try compare(graph(input: [4, 10, 9], [conv(6, [3, 3], padding: Padding2d(2), dilation: [2, 2], bias: true)]),
+                    batch: 2, mode: .training)
+        try compare(graph(input: [17, 8, 8], [conv(33, [1, 1])]), batch: 2, mode: .training)
+    }
+
+    func testGroupedAndDepthwiseConvolutions() throws {
+        try compare(graph(input: [16, 9, 9], [conv(16, [3, 3], stride: [2, 2], padding: Padding2d(1), groups: 16)]),
+                    batch: 2, mode: .training)
+        try compare(graph(input: [6, 7, 7], [conv(12, [3, 3], padding: Padding2d(1), groups: 6)]), batch: 2, mode: .training)
+        try compare(graph(input: [8, 6, 6], [conv(8, [1, 1], groups: 2), .channelShuffle(groups: 2),
+                                             conv(8, [3, 3], padding: Padding2d(1), groups: 8)]),
+                    batch: 3, mode: .training)
+    }
+
+    func testNormalisationActivationsAndPooling() throws {
+        try compare(graph(input: [17, 7, 7], [conv(17, [3, 3], padding: Padding2d(1)), .batchNorm(BatchNormAttributes()),
+                                              .relu, .maxPool(Pool2dAttributes(kernelSize: [3, 3], stride: [2, 2],
+                                                                               padding: Padding2d(1)))]),
+                    batch: 3, mode: .training)
+        try compare(graph(input: [5, 7, 7], [.batchNorm(BatchNormAttributes(momentum: 0.3)), .relu6, .hardSwish, .sigmoid,
+                                             .maxPool(Pool2dAttributes(kernelSize: [2, 2], ceilMode: true))]),
+                    batch: 2, mode: .training)
+        try compare(graph(input: [4, 9, 8], [.avgPool(Pool2dAttributes(kernelSize: [3, 3], stride: [2, 2], padding: Padding2d(1))),
+                                             .avgPool(Pool2dAttributes(kernelSize: [2, 2], ceilMode: true, countIncludePad: false))]),
+                    batch: 2, mode: .training)
+        try compare(graph(input: [6, 5, 5], [.avgPool(Pool2dAttributes(kernelSize: [2, 2], stride: [2, 2], ceilMode: true))]),
+                    batch: 2, mode: .training)
+        try compare(graph(input: [6, 5, 3], [.globalAvgPool, .flatten, .linear(LinearAttributes(outFeatures: 4)),
+                                             .batchNorm(BatchNormAttributes()), .softmax]),
+                    batch: 4, mode: .training)
+    }
+
+    func testChannelSliceConcatAndShuffle() throws {
+        let g = Graph(nodes: [
+            Node(name: "input", op: .input(shape: [6, 5, 5]), inputs: []),
+            Node(name: "a", op: .channelSlice(start: 0, count: 3), inputs: [0]),
+            Node(name: "b", op: .channelSlice(start: 3, count: 3), inputs: [0]),
+            Node(name: "conv", op: conv(5, [3, 3], padding: Padding2d(1)), inputs: [2]),
+            Node(name: "cat", op: .concat, inputs: [1, 3]),
+            Node(name: "shuffle", op: .channelShuffle(groups: 2), inputs: [4]),
+        ], outputs: [5])
+        try compare(g, batch: 2, mode: .training)
+    }
+
+    // MARK: Blocks and whole graphs
+
+    func testResNetBasicBlock() throws {
+        try compare(TestGraphs.resNetBasicBlock(channels: 4, size: 5), batch: 3, mode: .training)
+        try compare(TestGraphs.resNetBasicBlock(channels: 17, size: 7), batch: 2, mode: .training)
+        try compare(TestGraphs.resNetBasicBlock(channels: 32, size: 6), batch: 2, mode: .inference)
+    }
+
+    func testMobileNetV2InvertedResidual() throws {
+        try compare(TestGraphs.mobileNetV2InvertedResidual(channels: 4, expansion: 2, size: 4), batch: 3, mode: .training)
+        try compare(TestGraphs.mobileNetV2InvertedResidual(channels: 16, expansion: 6, size: 6), batch: 2, mode: .training)
+    }
+
+    func testEveryOpGraphInBothModes() throws {
+        try compare(TestGraphs.everyOp(), batch: 3, mode: .training)
+        try compare(TestGraphs.everyOp(), batch: 3, mode: .inference)
+    }
+
+    // MARK: Planning
+
+    func testInferencePlanReusesMemory() throws {
+        var nodes = [Node(name: "input", op: .input(shape: [16, 16, 16]), inputs: [])]
+        for k in 0..<8 {
+            nodes.append(Node(name: "conv\(k)", op: conv(16, [3, 3], padding: Padding2d(1)), inputs: [nodes.count - 1]))
+            nodes.append(Node(name: "relu\(k)", op: .relu, inputs: [nodes.count - 1]))
+        }
+        var g = Graph(nodes: nodes, outputs: [nodes.count - 1])
+        try g.initializeParameters(seed: 0)
+        let activation = 4 * 16 * 16 * 16 * 4
+        let inference = try DNNLExecutor(graph: g, batchSize: 4, mode: .inference)
+        let training = try DNNLExecutor(graph: g, batchSize: 4, mode: .training)
+        // 17 activations exist; inference keeps only a few alive at once, training keeps them for backward.
+        XCTAssertLessThanOrEqual(inference.arenaBytes, 5 * activation, inference.planDescription)
+        XCTAssertGreaterThanOrEqual(training.arenaBytes, 16 * activation)
+    }
+
+    func testErrorsNameTheProblem() throws {
+        var g = graph(input: [3, 4, 4], [conv(2, [3, 3])])
+        try g.initializeParameters(seed: 0)
+        let executor = try DNNLExecutor(graph: g, batchSize: 2, mode: .training)
+        XCTAssertThrowsError(try executor.backward([Tensor(zeros: [2, 2, 2, 2])])) { error in
+            XCTAssertEqual(error as? ExecutionError, .backwardWithoutTrainingForward)
+        }
+        XCTAssertThrowsError(try executor.forward([Tensor(zeros: [2, 3, 5, 4])])) { error in
+            XCTAssertEqual(error as? ExecutionError, .wrongInputShape(input: "input", expected: [2, 3, 4, 4], got: [2, 3, 5, 4]))
+        }
+        XCTAssertThrowsError(try executor.forward([])) { error in
+            XCTAssertEqual(error as? ExecutionError, .wrongInputCount(expected: 1, got: 0))
+        }
+        var bad = g
+        bad.parameters["n0.weight"] = Tensor(zeros: [2, 3, 2, 2])
+        XCTAssertThrowsError(try DNNLExecutor(graph: bad, batchSize: 1, mode: .inference)) { error in
+            XCTAssertTrue("\(error)".contains("n0.weight"), "\(error)")
+        }
+    }
+}
