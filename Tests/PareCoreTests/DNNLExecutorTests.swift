@@ -156,6 +156,20 @@ final class DNNLExecutorTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(training.arenaBytes, 16 * activation)
     }
 
+    func testInferenceSeesChangedWeightsAfterReload() throws {
+        var g = graph(input: [16, 6, 6], [conv(16, [3, 3], padding: Padding2d(1))])
+        try g.initializeParameters(seed: 0)
+        let executor = try DNNLExecutor(graph: g, batchSize: 2, mode: .inference)
+        var generator = SeededGenerator(seed: 1)
+        let x = Tensor.randomNormal([2, 16, 6, 6], generator: &generator)
+        let before = try executor.forward([x])[0].scalars
+        let weights = g.parameters["n0.weight"]!.floats
+        for k in 0..<weights.count { weights[k] *= 2 }
+        try executor.reloadParameters()
+        let after = try executor.forward([x])[0].scalars
+        assertClose(after, before.map { $0 * 2 }, atol: 1e-5, rtol: 1e-5, "doubled weights double the output")
+    }
+
     func testErrorsNameTheProblem() throws {
         var g = graph(input: [3, 4, 4], [conv(2, [3, 3])])
         try g.initializeParameters(seed: 0)

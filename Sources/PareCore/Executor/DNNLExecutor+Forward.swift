@@ -213,7 +213,15 @@ extension DNNLExecutor {
         let buffer = newBuffer(layout, at: time)
         saved[i][key] = buffer
         let r = try reorder(from: plain, to: layout, name: "\(name) to primitive layout")
-        addPrimitive(r, [(DNNL_ARG_FROM, source), (DNNL_ARG_TO, .buffer(buffer))], at: time)
+        if mode == .inference {
+            // Weights do not change between inference passes: reorder once, when planned and
+            // on reloadParameters(), into a buffer that lives for the whole pass.
+            touch(buffer, 0)
+            touch(buffer, endTime)
+            preparationSteps.append(.primitive(r, [(DNNL_ARG_FROM, source), (DNNL_ARG_TO, .buffer(buffer))]))
+        } else {
+            addPrimitive(r, [(DNNL_ARG_FROM, source), (DNNL_ARG_TO, .buffer(buffer))], at: time)
+        }
         return .buffer(buffer)
     }
 

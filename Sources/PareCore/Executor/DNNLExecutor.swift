@@ -36,6 +36,8 @@ public final class DNNLExecutor: GraphExecutor {
     var buffers: [BufferRecord] = []
     var forwardSteps: [Step] = []
     var backwardSteps: [Step] = []
+    /// Run once after planning and by reloadParameters(): weight reorders in inference mode.
+    var preparationSteps: [Step] = []
     var primitives: [DNNLPrimitive] = []
     var externalMemories: [dnnl_memory_t] = []
     var implementationNotes: [String] = []
@@ -68,6 +70,7 @@ public final class DNNLExecutor: GraphExecutor {
     var scratchpadMemory: dnnl_memory_t?
     var resolvedForward: [ResolvedStep] = []
     var resolvedBackward: [ResolvedStep] = []
+    var resolvedPreparation: [ResolvedStep] = []
     var forwardLabels: [String] = []
     var backwardLabels: [String] = []
     var forwardSeconds: [Double] = []
@@ -153,6 +156,15 @@ public final class DNNLExecutor: GraphExecutor {
             compileInputGradients()
         }
         try materialize()
+        try reloadParameters()
+    }
+
+    /// Re-reads the graph's weights into the layouts the primitives use. Training executors
+    /// do this every step; an inference executor does it when created and when this is called
+    /// (after the parameters were changed in place).
+    public func reloadParameters() throws {
+        var unused = [Double](repeating: 0, count: resolvedPreparation.count)
+        try run(resolvedPreparation, seconds: &unused)
     }
 
     deinit {
@@ -405,12 +417,14 @@ public final class DNNLExecutor: GraphExecutor {
 
         resolvedForward = forwardSteps.map(resolve)
         resolvedBackward = backwardSteps.map(resolve)
+        resolvedPreparation = preparationSteps.map(resolve)
         forwardLabels = forwardSteps.map(\.label)
         backwardLabels = backwardSteps.map(\.label)
         forwardSeconds = [Double](repeating: 0, count: forwardLabels.count)
         backwardSeconds = [Double](repeating: 0, count: backwardLabels.count)
         forwardSteps = []
         backwardSteps = []
+        preparationSteps = []
 
         outputTensors = zip(graph.outputs, outputBuffers).map { o, b in
             Tensor(shape: Shape(fullShape(o)), dtype: .f32,

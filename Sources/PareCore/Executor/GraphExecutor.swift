@@ -25,9 +25,11 @@ public struct ExecutorConfiguration: Sendable {
 
 /// Runs one graph at one batch size in one mode, forward and (in training) backward.
 ///
-/// An executor reads the graph's parameter tensors at every step, so in-place updates by an
-/// optimizer take effect; in training mode it updates the batch-norm running statistics in
-/// place. Tensors it returns are owned by the executor and overwritten by the next call.
+/// A training executor reads the graph's parameter tensors at every step, so in-place
+/// updates by an optimizer take effect, and updates the batch-norm running statistics in
+/// place. An inference executor may keep weights in another layout, prepared when it is
+/// created: call ``reloadParameters()`` after changing parameters in place. Tensors an
+/// executor returns are owned by it and overwritten by the next call.
 public protocol GraphExecutor: AnyObject {
     var graph: Graph { get }
     var batchSize: Int { get }
@@ -41,6 +43,9 @@ public protocol GraphExecutor: AnyObject {
     /// through the last training-mode forward pass. Afterwards ``parameterGradients`` holds
     /// the gradient of every trainable parameter (overwritten, not accumulated).
     func backward(_ outputGradients: [Tensor]) throws
+
+    /// Re-reads the graph's parameters after they were changed in place.
+    func reloadParameters() throws
 
     /// Gradients of the trainable parameters, by state-dict name, after ``backward(_:)``.
     var parameterGradients: [String: Tensor] { get }

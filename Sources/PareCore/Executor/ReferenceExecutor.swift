@@ -29,6 +29,9 @@ public final class ReferenceExecutor: GraphExecutor {
                                                       parameters: [:], seed: configuration.seed)
     }
 
+    /// Nothing to do: parameters are read at every forward pass.
+    public func reloadParameters() throws {}
+
     public func forward(_ inputs: [Tensor]) throws -> [Tensor] {
         let inputIndices = graph.inputIndices
         guard inputs.count == inputIndices.count else {
