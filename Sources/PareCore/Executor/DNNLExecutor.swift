@@ -528,6 +528,14 @@ public final class DNNLExecutor: GraphExecutor {
          Array(zip(backwardLabels, backwardSeconds)).map { ($0.0, $0.1) })
     }
 
+    /// The distinct oneDNN implementations chosen for the convolutions, with counts
+    /// (e.g. "jit:avx2 x12, jit_dw:avx2 x3").
+    public var convolutionImplementations: String {
+        var counts: [String: Int] = [:]
+        for p in primitives where p.name.hasSuffix("conv forward") { counts[p.implementation, default: 0] += 1 }
+        return counts.sorted { $0.key < $1.key }.map { "\($0.key) x\($0.value)" }.joined(separator: ", ")
+    }
+
     /// One line per oneDNN primitive and reorder: what runs, and in which layouts.
     public var planDescription: String {
         var lines = primitives.map { "\($0.name): \($0.implementation)" }
