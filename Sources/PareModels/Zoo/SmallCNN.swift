@@ -4,13 +4,15 @@ import PareCore
 /// conv 1->32 3x3 + relu + maxpool 2 (`conv1`), conv 32->64 3x3 + relu + maxpool 2 (`conv2`),
 /// flatten, linear 1600->128 + relu (`fc1`), linear 128->`classes` (`fc2`).
 ///
-/// The convolutions are unpadded (28 -> 26 -> 13 -> 11 -> 5), so `fc1` sees 64*5*5 features.
-public func smallCNN(classes: Int = 10, seed: UInt64 = 0) throws -> Graph {
+/// The convolutions are unpadded (28 -> 26 -> 13 -> 11 -> 5), so `fc1` sees 64*5*5 features;
+/// another `input` changes `conv1`'s input channels and `fc1`'s input features.
+public func smallCNN(input: Shape = [1, 28, 28], classes: Int = 10, seed: UInt64 = 0,
+                     withParameters: Bool = true) throws -> Graph {
     var b = GraphBuilder()
-    var x = b.input([1, 28, 28])
+    var x = b.input(input)
     x = b.maxPool(b.relu(b.conv2d(x, "conv1", outChannels: 32, kernelSize: 3)), kernelSize: 2)
     x = b.maxPool(b.relu(b.conv2d(x, "conv2", outChannels: 64, kernelSize: 3)), kernelSize: 2)
     x = b.relu(b.linear(b.flatten(x), "fc1", outFeatures: 128))
     x = b.linear(x, "fc2", outFeatures: classes)
-    return try b.build(outputs: [x], seed: seed, metadata: ["model": "smallcnn"])
+    return try b.finishModel(x, model: "smallcnn", seed: seed, withParameters: withParameters)
 }

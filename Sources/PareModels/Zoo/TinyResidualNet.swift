@@ -10,7 +10,8 @@ import PareCore
 /// - global average pooling, flatten, linear to `classes` (`fc`).
 ///
 /// `input` is the per-sample image shape, `[channels, height, width]`.
-public func tinyResidualNet(input: Shape = [3, 32, 32], classes: Int = 10, seed: UInt64 = 0) throws -> Graph {
+public func tinyResidualNet(input: Shape = [3, 32, 32], classes: Int = 10, seed: UInt64 = 0,
+                            withParameters: Bool = true) throws -> Graph {
     var b = GraphBuilder()
     var x = b.input(input)
     x = b.conv2d(x, "conv1", outChannels: 16, kernelSize: 3, padding: 1, bias: false)
@@ -21,5 +22,5 @@ public func tinyResidualNet(input: Shape = [3, 32, 32], classes: Int = 10, seed:
     x = b.conv2d(x, "mix.depthwise", outChannels: 32, kernelSize: 3, padding: 1, groups: 32, bias: false)
     x = b.relu6(b.batchNorm(x, "mix.bn"))
     x = b.linear(b.flatten(b.globalAvgPool(x)), "fc", outFeatures: classes)
-    return try b.build(outputs: [x], seed: seed, metadata: ["model": "tinyResidualNet"])
+    return try b.finishModel(x, model: "tiny-residual", seed: seed, withParameters: withParameters)
 }
