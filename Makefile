@@ -3,7 +3,7 @@
 
 SWIFT       ?= swift
 THREADS     ?= 2
-APT_PACKAGES = libdnnl-dev libopenblas-dev pkg-config dataset-fashion-mnist
+APT_PACKAGES = libdnnl-dev libopenblas-dev pkg-config dataset-fashion-mnist libpng-dev libjpeg62-turbo-dev zlib1g-dev
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps build release test demo bench clean

@@ -25,10 +25,22 @@ let package = Package(
         .systemLibrary(
             name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]),
+        // Image and gzip decoding for PareData: libpng's simplified API, libjpeg-turbo
+        // (with C helpers in the shim that keep its setjmp error handling out of Swift),
+        // zlib's gzread for IDX files.
+        .systemLibrary(
+            name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
+            providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(
+            name: "CJPEG", path: "Sources/CJPEG", pkgConfig: "libjpeg",
+            providers: [.apt(["libjpeg62-turbo-dev"])]),
+        .systemLibrary(
+            name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]),
         .target(name: "PareCore", dependencies: ["CDNNL", "CBLAS"]),
         .target(name: "PareModels", dependencies: ["PareCore"]),
         .target(name: "PareIO", dependencies: ["PareCore"]),
-        .target(name: "PareData", dependencies: ["PareCore"]),
+        .target(name: "PareData", dependencies: ["PareCore", "CPNG", "CJPEG", "CZlib"]),
         .target(name: "PareTrain", dependencies: ["PareCore", "PareData"]),
         .target(name: "PareAnalysis", dependencies: ["PareCore"]),
         .executableTarget(
@@ -40,6 +52,7 @@ let package = Package(
         .testTarget(name: "PareCoreTests", dependencies: ["PareCore", "PareModels"]),
         .testTarget(name: "PareIOTests", dependencies: ["PareCore", "PareIO", "PareModels"]),
         .testTarget(name: "PareCLITests", dependencies: ["pare"]),
+        .testTarget(name: "PareDataTests", dependencies: ["PareCore", "PareData", "CJPEG", "CZlib"]),
         .testTarget(name: "PareModelsTests", dependencies: ["PareCore", "PareModels", "PareData", "PareTrain"]),
     ]
 )
