@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Inference latency side by side: Pare vs PyTorch eager vs onnxruntime (resnet18, mobilenet_v2).
+# Creates .venv-bench (torch, torchvision, onnx, onnxruntime from PyPI; Pare itself never
+# needs Python), builds Pare in release mode, and runs bench/compare_inference.py.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+venv=.venv-bench
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q torch==2.13.0 torchvision==0.28.0 onnx onnxruntime
+fi
+swift build -c release >/dev/null
+exec "$venv/bin/python" bench/compare_inference.py --pare "$(swift build -c release --show-bin-path)/pare" "$@"
