@@ -42,6 +42,7 @@ def main():
     args = parser.parse_args()
 
     import torch
+    import torchvision_compat  # noqa: F401  (see bench/torchvision_compat.py)
     import torchvision
     torch.set_num_threads(args.threads)
     try:

@@ -25,11 +25,20 @@ public struct LatencyBenchmark {
         /// What ran: "oneDNN <version> fp32" and the convolution implementations used.
         public var kernels: String
         public var arenaBytes: Int
+        /// With profiling: median milliseconds per executor step, slowest first.
+        public var steps: [StepTime]?
+    }
+
+    public struct StepTime: Sendable, Codable {
+        public var label: String
+        public var milliseconds: Double
     }
 
     /// Times `graph` (its first input gets seeded random data). `progress` is called after
     /// each timed run with (done, total).
-    public static func run(_ graph: Graph, name: String, settings: Settings,
+    /// With `profile`, a second executor that times every step runs the same passes afterwards
+    /// (the latency figures come from the unprofiled one).
+    public static func run(_ graph: Graph, name: String, settings: Settings, profile: Bool = false,
                            progress: ((Int, Int) -> Void)? = nil) throws -> Result {
         let executor = try DNNLExecutor(graph: graph, batchSize: settings.batch, mode: .inference,
                                         configuration: ExecutorConfiguration(threads: settings.threads))
@@ -44,6 +53,17 @@ public struct LatencyBenchmark {
             times.append((monotonicClock() - start) * 1e3)
             progress?(run + 1, settings.runs)
         }
+        var steps: [StepTime]?
+        if profile {
+            let profiled = try DNNLExecutor(graph: graph, batchSize: settings.batch, mode: .inference,
+                                            configuration: ExecutorConfiguration(threads: settings.threads, profile: true))
+            for _ in 0..<settings.warmup { _ = try profiled.forward(inputs) }
+            let before = profiled.stepProfile.forward
+            for _ in 0..<settings.runs { _ = try profiled.forward(inputs) }
+            let after = profiled.stepProfile.forward
+            steps = zip(before, after).map { StepTime(label: $1.label, milliseconds: ($1.seconds - $0.seconds) * 1e3 / Double(settings.runs)) }
+                .sorted { $0.milliseconds > $1.milliseconds }
+        }
         let sorted = times.sorted()
         let p90 = sorted[min(sorted.count - 1, Int((Double(sorted.count) * 0.9).rounded(.up)) - 1)]
         let med = median(times)
@@ -52,6 +72,6 @@ public struct LatencyBenchmark {
                       medianMilliseconds: med, p90Milliseconds: p90, minMilliseconds: sorted[0],
                       imagesPerSecond: Double(settings.batch) / (med * 1e-3),
                       kernels: "oneDNN \(DNNLEngine.version) fp32; convolutions: " + executor.convolutionImplementations,
-                      arenaBytes: executor.arenaBytes)
+                      arenaBytes: executor.arenaBytes, steps: steps)
     }
 }

@@ -17,7 +17,7 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
 /// backward, and an SGD update of the executor's graph parameters in place.
 /// Returns the loss and the batch accuracy. Throws ``TrainingError/nonFiniteLoss`` before
 /// touching the parameters when the loss is NaN or infinite.
-public func trainingStep(executor: GraphExecutor, optimizer: SGD, images: Tensor, labels: [Int],
+public func trainingStep(executor: GraphExecutor, optimizer: any Optimizer, images: Tensor, labels: [Int],
                          step: Int = 0, labelSmoothing: Float = 0) throws -> (loss: Float, accuracy: Double) {
     let logits = try executor.forward([images])[0]
     let (loss, dLogits) = try softmaxCrossEntropy(logits: logits, labels: labels, labelSmoothing: labelSmoothing)

@@ -22,6 +22,7 @@ extension Pare {
         @Option(help: "Timed passes.") var runs = 50
         @Option(help: "Input shape CxHxW for zoo models (default: the model's).") var input: String?
         @Option(help: "Number of classes for zoo models (default: the model's).") var classes: Int?
+        @Flag(help: "Also time every executor step (mean per pass) and print the slowest.") var profile = false
         @Flag(help: "Print JSON instead of text.") var json = false
 
         func validate() throws {
@@ -37,7 +38,7 @@ extension Pare {
             let graph = try ModelArgument(text: model).graph(options: options)
             let settings = LatencyBenchmark.Settings(batch: batch, threads: threads, warmup: warmup, runs: runs)
             let terminal = isatty(2) != 0 && !json
-            let result = try LatencyBenchmark.run(graph, name: model, settings: settings) { done, total in
+            let result = try LatencyBenchmark.run(graph, name: model, settings: settings, profile: profile) { done, total in
                 if terminal { FileHandle.standardError.write("\r\(model): run \(done)/\(total)".data(using: .utf8)!) }
             }
             if terminal { FileHandle.standardError.write("\r\u{1B}[K".data(using: .utf8)!) }
@@ -51,6 +52,11 @@ extension Pare {
             print(String(format: "latency: median %.3f ms, p90 %.3f ms, min %.3f ms; throughput %.1f images/s",
                          result.medianMilliseconds, result.p90Milliseconds, result.minMilliseconds, result.imagesPerSecond))
             print("kernels: \(result.kernels)")
+            if let steps = result.steps {
+                let total = steps.reduce(0) { $0 + $1.milliseconds }
+                print(String(format: "profile (mean ms per pass, %.3f ms in all steps), slowest 25:", total))
+                for step in steps.prefix(25) { print(String(format: "%9.3f  %@", step.milliseconds, step.label)) }
+            }
         }
     }
 }
