@@ -41,7 +41,7 @@ let package = Package(
         .target(name: "PareModels", dependencies: ["PareCore"]),
         .target(name: "PareIO", dependencies: ["PareCore"]),
         .target(name: "PareData", dependencies: ["PareCore", "CPNG", "CJPEG", "CZlib"]),
-        .target(name: "PareTrain", dependencies: ["PareCore", "PareData"]),
+        .target(name: "PareTrain", dependencies: ["PareCore", "PareData", "PareIO"]),
         .target(name: "PareAnalysis", dependencies: ["PareCore"]),
         .executableTarget(
             name: "pare",
@@ -54,5 +54,6 @@ let package = Package(
         .testTarget(name: "PareCLITests", dependencies: ["pare"]),
         .testTarget(name: "PareDataTests", dependencies: ["PareCore", "PareData", "CJPEG", "CZlib"]),
         .testTarget(name: "PareModelsTests", dependencies: ["PareCore", "PareModels", "PareData", "PareTrain"]),
+        .testTarget(name: "PareTrainerTests", dependencies: ["PareCore", "PareData", "PareIO", "PareModels", "PareTrain"]),
     ]
 )

@@ -6,15 +6,17 @@ import Darwin
 #endif
 
 /// Why ``writeAtomically(_:to:)`` failed: the step and the system's reason.
-struct AtomicWriteError: Error {
-    var reason: String
+public struct AtomicWriteError: Error, CustomStringConvertible {
+    public var reason: String
+
+    public var description: String { reason }
 }
 
 /// Writes `data` to `url` so that a reader sees either the old file or the complete new one,
 /// never a partial file: the bytes go to a temporary file in the same directory, which is
 /// flushed to disk (`fsync`) and then renamed over `url`. The directory is synced afterwards,
 /// best effort, so the rename itself survives a crash.
-func writeAtomically(_ data: Data, to url: URL) throws {
+public func writeAtomically(_ data: Data, to url: URL) throws {
     let directory = url.deletingLastPathComponent()
     let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
     func failure(_ step: String) -> AtomicWriteError {

@@ -10,7 +10,9 @@ import PareCore
 ///   ``Node``'s JSON form;
 /// - `pare.meta.<key>`: each entry of the graph's `metadata`.
 ///
-/// Other metadata keys (a PyTorch `"format": "pt"`, say) are ignored on load.
+/// Other metadata keys (a PyTorch `"format": "pt"`, say) are ignored on load, and so are
+/// tensors under ``trainingStatePrefix``: a training checkpoint is a model file with its
+/// optimizer state added, and loads as a model.
 public enum ModelFile {
     /// The version written to `pare.format`, and the only one ``load(from:)`` reads.
     public static let formatVersion = "1"
@@ -18,6 +20,8 @@ public enum ModelFile {
     public static let graphKey = "pare.graph"
     /// Prefix of the keys that hold the graph's own metadata.
     public static let metadataPrefix = "pare.meta."
+    /// Prefix of the tensors that hold a checkpoint's optimizer state, not parameters.
+    public static let trainingStatePrefix = "optimizer/"
 
     /// Validates `graph` and writes it with its weights to `url`, atomically.
     public static func save(_ graph: Graph, to url: URL) throws {
@@ -69,7 +73,7 @@ public enum ModelFile {
             metadata[String(key.dropFirst(metadataPrefix.count))] = value
         }
         let graph = Graph(nodes: architecture.nodes, outputs: architecture.outputs,
-                          parameters: file.tensors, metadata: metadata)
+                          parameters: file.tensors.filter { !$0.key.hasPrefix(trainingStatePrefix) }, metadata: metadata)
         do {
             try graph.validate()
         } catch let error as GraphError {

@@ -1,0 +1,301 @@
+import Foundation
+import PareCore
+import PareData
+import PareIO
+
+/// Trains a classifier epoch by epoch, and after every epoch evaluates it, saves checkpoints
+/// and writes its metrics into a ``RunDirectory``.
+///
+/// ```swift
+/// let trainer = try Trainer(graph: try Zoo.build("smallcnn"), trainingSet: train, testSet: test,
+///                           configuration: TrainingConfiguration(), directory: runURL)
+/// trainer.onEvent = { event in ... }           // progress, for a display
+/// let summary = try trainer.run()
+/// // after an interruption, the same weights as if there had been none:
+/// try Trainer(resuming: runURL, trainingSet: train, testSet: test).run()
+/// ```
+///
+/// An epoch: a training-mode ``DNNLExecutor`` (dropout seeded by the run's seed and the
+/// epoch) runs every full batch of the shuffled training set (the smaller last batch is
+/// dropped); gradients of ``TrainingConfiguration/accumulationSteps`` micro-batches are
+/// averaged before each optimizer step, whose learning rate the schedule sets. Then the
+/// validation and test sets are evaluated in inference mode, the best checkpoint by the
+/// selection score (validation, else test accuracy) and the last one are written
+/// atomically, and `metrics.csv` and `summary.json` are rewritten.
+///
+/// A NaN or infinite loss stops the run with ``TrainingError/nonFiniteLoss(step:loss:)``
+/// before the optimizer step; NaN weights found after an epoch stop it with
+/// ``TrainerError/nonFiniteParameters(epoch:names:)``. Either way nothing of that epoch is
+/// saved, and `last.safetensors` still holds the last good epoch.
+public final class Trainer {
+    public let configuration: TrainingConfiguration
+    public let directory: RunDirectory
+    /// The model being trained; its parameter tensors are updated in place.
+    public let graph: Graph
+    public let optimizer: any Optimizer
+    /// Where the run stands: what the last checkpoint holds, once an epoch is saved.
+    public private(set) var state: TrainingCheckpoint
+    /// Called on the training thread as the run progresses.
+    public var onEvent: ((TrainingEvent) -> Void)?
+
+    private let trainLoader: DataLoader
+    private let validationSet: (any Dataset)?
+    private let testSet: (any Dataset)?
+    private let evaluationTransforms: [any Transform]
+    private let evaluator: Evaluator
+
+    /// Starts a run in `directory` (created if needed; it must not hold a run already).
+    /// `graph` is trained in place.
+    public convenience init(graph: Graph, trainingSet: any Dataset, testSet: (any Dataset)?,
+                            configuration: TrainingConfiguration, directory: URL) throws {
+        let run = RunDirectory(directory)
+        guard !FileManager.default.fileExists(atPath: run.last.path) else {
+            throw TrainerError.runExists(directory: directory.path)
+        }
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try self.init(graph: graph, trainingSet: trainingSet, testSet: testSet, configuration: configuration,
+                      directory: run, resuming: nil)
+    }
+
+    /// Continues the run in `directory` from its `last.safetensors`, with the same data.
+    /// `configuration` defaults to the checkpoint's; one given may differ from it only in
+    /// `epochs` (to train longer), `threads` (results then differ in the last bits) and `notes`.
+    public convenience init(resuming directory: URL, trainingSet: any Dataset, testSet: (any Dataset)?,
+                            configuration: TrainingConfiguration? = nil) throws {
+        let run = RunDirectory(directory)
+        guard FileManager.default.fileExists(atPath: run.last.path) else {
+            throw TrainerError.noCheckpoint(file: run.last.path)
+        }
+        try run.removeInterruptedWrites()
+        let (graph, checkpoint, optimizerState) = try TrainingCheckpoint.read(from: run.last)
+        guard var state = checkpoint else {
+            throw TrainerError.invalidCheckpoint(file: run.last.path, reason: "it holds a model but no training state")
+        }
+        let asked = configuration ?? state.configuration
+        let differences = state.configuration.differences(from: asked, ignoring: ["epochs", "threads", "notes"])
+        guard differences.isEmpty else { throw TrainerError.resumeMismatch(file: run.last.path, differences: differences) }
+        state.configuration = asked
+        try self.init(graph: graph, trainingSet: trainingSet, testSet: testSet, configuration: asked, directory: run,
+                      resuming: (state, optimizerState))
+    }
+
+    private init(graph: Graph, trainingSet: any Dataset, testSet: (any Dataset)?, configuration: TrainingConfiguration,
+                 directory: RunDirectory, resuming: (state: TrainingCheckpoint, optimizerState: [String: Tensor])?) throws {
+        try configuration.validate()
+        try Self.checkFit(graph, sampleShape: trainingSet.sampleShape, classes: trainingSet.classes)
+        let training: any Dataset
+        if configuration.validationFraction > 0 {
+            let split = ValidationSplit(trainingSet, fraction: configuration.validationFraction, seed: configuration.seed,
+                                        stratified: true)
+            training = split.train
+            validationSet = split.validation
+        } else {
+            training = trainingSet
+            validationSet = nil
+        }
+        guard training.count >= configuration.batchSize else {
+            throw TrainerError.unusableData("the training set has \(training.count) samples, fewer than one batch of \(configuration.batchSize)")
+        }
+        guard let selection = validationSet ?? testSet, selection.count > 0 else {
+            throw TrainerError.unusableData("there is no test set to choose the best checkpoint by: hold out a validation fraction")
+        }
+        if let testSet, testSet.sampleShape != trainingSet.sampleShape || testSet.classes != trainingSet.classes {
+            throw TrainerError.unusableData("the test set has \(testSet.sampleShape) images in \(testSet.classes) classes, "
+                                            + "the training set \(trainingSet.sampleShape) in \(trainingSet.classes)")
+        }
+        self.configuration = configuration
+        self.directory = directory
+        self.graph = graph
+        self.testSet = testSet
+        let pipeline = try AugmentationList(parsing: configuration.augmentation)
+            .pipeline(sampleShape: training.sampleShape, normalize: configuration.normalization)
+        trainLoader = DataLoader(training, batchSize: configuration.batchSize, shuffle: true, seed: configuration.seed,
+                                 dropLast: true, transforms: [pipeline])
+        evaluationTransforms = configuration.normalization.map { [$0] } ?? []
+        evaluator = Evaluator(graph: graph, batchSize: configuration.batchSize, threads: configuration.threads)
+        optimizer = try configuration.optimizer.make(configuration)
+        if let resuming {
+            let sizes = [("training samples", resuming.state.trainingSamples, training.count),
+                         ("selection samples", resuming.state.selectionSamples, selection.count)]
+            let differences = sizes.filter { $0.1 != $0.2 }.map { "\($0.0): \($0.1) vs \($0.2)" }
+            guard differences.isEmpty else {
+                throw TrainerError.resumeMismatch(file: directory.last.path, differences: differences)
+            }
+            try optimizer.loadState(resuming.optimizerState)
+            state = resuming.state
+        } else {
+            state = TrainingCheckpoint(completedEpochs: 0, steps: 0, configuration: configuration,
+                                       trainingSamples: training.count, selectionSamples: selection.count,
+                                       bestEpoch: nil, bestAccuracy: nil, history: [])
+        }
+    }
+
+    /// Trains until `configuration.epochs` epochs are complete, or until `stoppingAfterEpoch`
+    /// (1-based) is, whichever comes first; returns the summary written to `summary.json`.
+    @discardableResult
+    public func run(stoppingAfterEpoch stop: Int? = nil) throws -> TrainingSummary {
+        let end = min(configuration.epochs, stop ?? configuration.epochs)
+        while state.completedEpochs < end { try trainEpoch() }
+        return summary
+    }
+
+    /// The summary of the run so far.
+    public var summary: TrainingSummary {
+        TrainingSummary(configuration: configuration, completedEpochs: state.completedEpochs, steps: state.steps,
+                        trainingSamples: state.trainingSamples, selectionSamples: state.selectionSamples,
+                        selectedBy: validationSet == nil ? "test" : "validation", bestEpoch: state.bestEpoch,
+                        bestAccuracy: state.bestAccuracy, trainableParameters: (try? graph.trainableParameterCount()) ?? 0,
+                        totalSeconds: state.history.reduce(0) { $0 + $1.seconds }, final: state.history.last,
+                        history: state.history)
+    }
+
+    // MARK: One epoch
+
+    private func trainEpoch() throws {
+        let started = ContinuousClock.now
+        let epoch = state.completedEpochs  // 0-based here; 1-based in metrics and events
+        let executorConfiguration = ExecutorConfiguration(threads: configuration.threads,
+                                                          seed: Self.dropoutSeed(configuration.seed, epoch: epoch))
+        let executor = try DNNLExecutor(graph: graph, batchSize: configuration.batchSize, mode: .training,
+                                        configuration: executorConfiguration)
+        let batches = trainLoader.epoch(epoch)
+        let microBatches = configuration.accumulationSteps
+        let stepsPerEpoch = (batches.count + microBatches - 1) / microBatches
+        let firstRate = configuration.learningRate(epoch: epoch, step: 0, stepsPerEpoch: stepsPerEpoch)
+        onEvent?(.epochStarted(epoch: epoch + 1, epochs: configuration.epochs, batches: batches.count, learningRate: firstRate))
+
+        var lossSum = 0.0, correct = 0.0, seen = 0
+        var accumulated: [String: Tensor] = [:]
+        var pending = 0  // micro-batches summed into `accumulated`
+        var step = 0
+        while let batch = try batches.next() {
+            let logits = try executor.forward([batch.images])[0]
+            let (loss, dLogits) = try softmaxCrossEntropy(logits: logits, labels: batch.labels,
+                                                          labelSmoothing: configuration.labelSmoothing)
+            guard loss.isFinite else { throw TrainingError.nonFiniteLoss(step: state.steps + 1, loss: loss) }
+            lossSum += Double(loss) * Double(batch.count)
+            correct += topOneAccuracy(logits: logits, labels: batch.labels) * Double(batch.count)
+            seen += batch.count
+            try executor.backward([dLogits])
+
+            var gradients: [String: Tensor]? = executor.parameterGradients
+            if microBatches > 1 {
+                pending += 1
+                try Self.accumulate(executor.parameterGradients, into: &accumulated, first: pending == 1)
+                gradients = nil
+                if pending == microBatches || batches.delivered == batches.count {
+                    Self.scale(accumulated, by: 1 / Float(pending))
+                    gradients = accumulated
+                    pending = 0
+                }
+            }
+            if let gradients {
+                optimizer.learningRate = configuration.learningRate(epoch: epoch, step: step, stepsPerEpoch: stepsPerEpoch)
+                try optimizer.step(parameters: graph.parameters, gradients: gradients)
+                step += 1
+                state.steps += 1
+            }
+            let elapsed = Self.seconds(since: started)
+            onEvent?(.batchFinished(BatchProgress(
+                epoch: epoch + 1, epochs: configuration.epochs, batch: batches.delivered, batches: batches.count,
+                loss: lossSum / Double(seen), accuracy: correct / Double(seen), imagesPerSecond: Double(seen) / elapsed,
+                secondsRemaining: elapsed / Double(batches.delivered) * Double(batches.count - batches.delivered))))
+        }
+        let trainingSeconds = Self.seconds(since: started)
+
+        onEvent?(.evaluating(epoch: epoch + 1))
+        let validation = try validationSet.map { try evaluator.evaluate($0, transforms: evaluationTransforms).score }
+        let test = try testSet.map { try evaluator.evaluate($0, transforms: evaluationTransforms).score }
+        try checkFinite(epoch: epoch + 1, scores: [validation, test].compactMap { $0 })
+
+        let metrics = EpochMetrics(epoch: epoch + 1, learningRate: firstRate, trainLoss: lossSum / Double(max(seen, 1)),
+                                   trainAccuracy: correct / Double(max(seen, 1)), validation: validation, test: test,
+                                   seconds: Self.seconds(since: started),
+                                   imagesPerSecond: Double(seen) / max(trainingSeconds, 1e-9))
+        let score = (validation ?? test)!.accuracy
+        let isBest = state.bestAccuracy.map { score > $0 } ?? true
+        state.completedEpochs = epoch + 1
+        state.history.append(metrics)
+        if isBest {
+            state.bestEpoch = epoch + 1
+            state.bestAccuracy = score
+        }
+        try save(isBest: isBest)
+        onEvent?(.epochFinished(metrics, isBest: isBest))
+    }
+
+    /// Writes the epoch's files. `last.safetensors` is the commit point and goes after
+    /// `best`: a run killed in between redoes the epoch and rewrites `best` identically.
+    private func save(isBest: Bool) throws {
+        if isBest { try state.file(graph: graph, optimizerState: [:]).write(to: directory.best) }
+        try state.file(graph: graph, optimizerState: optimizer.stateTensors()).write(to: directory.last)
+        try writeAtomically(Data(EpochMetrics.csv(state.history).utf8), to: directory.metrics)
+        try writeAtomically(try TrainingCheckpoint.encoder(pretty: true).encode(summary), to: directory.summary)
+    }
+
+    private func checkFinite(epoch: Int, scores: [EvaluationScore]) throws {
+        let bad = graph.parameters.filter { $0.value.dtype == .f32 && $0.value.floats.contains { !$0.isFinite } }
+        guard bad.isEmpty else { throw TrainerError.nonFiniteParameters(epoch: epoch, names: bad.keys.sorted()) }
+        if let score = scores.first(where: { !$0.loss.isFinite }) {
+            throw TrainingError.nonFiniteLoss(step: state.steps, loss: Float(score.loss))
+        }
+    }
+
+    // MARK: Helpers
+
+    /// Checks that `graph` is a classifier for images of `sampleShape` in `classes` classes.
+    public static func checkFit(_ graph: Graph, sampleShape: Shape, classes: Int) throws {
+        guard graph.inputIndices.count == 1, graph.outputs.count == 1 else {
+            throw TrainerError.modelDataMismatch("a classifier has one input and one output; this model has "
+                                                 + "\(graph.inputIndices.count) and \(graph.outputs.count)")
+        }
+        let shapes = try graph.inferShapes()
+        let input = shapes[graph.inputIndices[0]], output = shapes[graph.outputs[0]]
+        guard input == sampleShape else {
+            throw TrainerError.modelDataMismatch("the model takes \(input) images, the data set has \(sampleShape)")
+        }
+        guard output == Shape([classes]) else {
+            throw TrainerError.modelDataMismatch("the model gives \(output) outputs per image, the data set has \(classes) classes")
+        }
+    }
+
+    /// The dropout seed of `epoch`: every epoch's masks depend on (seed, epoch) only, so a
+    /// resumed run draws the same ones.
+    static func dropoutSeed(_ seed: UInt64, epoch: Int) -> UInt64 {
+        func mix(_ value: UInt64) -> UInt64 {
+            var z = value &+ 0x9E37_79B9_7F4A_7C15
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        return mix(mix(seed ^ 0x4452_4F50) ^ UInt64(epoch))  // "DROP"
+    }
+
+    /// `accumulated += gradients` by name; `first` overwrites instead.
+    static func accumulate(_ gradients: [String: Tensor], into accumulated: inout [String: Tensor], first: Bool) throws {
+        for (name, gradient) in gradients {
+            guard let sum = accumulated[name] else {
+                accumulated[name] = gradient.copy()
+                continue
+            }
+            if first {
+                try sum.assign(from: gradient)
+            } else {
+                let s = sum.floats, g = gradient.floats
+                for i in 0..<s.count { s[i] += g[i] }
+            }
+        }
+    }
+
+    static func scale(_ tensors: [String: Tensor], by factor: Float) {
+        for tensor in tensors.values {
+            let values = tensor.floats
+            for i in 0..<values.count { values[i] *= factor }
+        }
+    }
+
+    static func seconds(since start: ContinuousClock.Instant) -> Double {
+        let (seconds, attoseconds) = (ContinuousClock.now - start).components
+        return Double(seconds) + Double(attoseconds) * 1e-18
+    }
+}

@@ -1,0 +1,221 @@
+import ArgumentParser
+import Foundation
+import PareCore
+import PareData
+import PareModels
+import PareTrain
+
+extension Pare {
+    struct Train: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Train a classifier, with checkpoints, metrics and exact resume.",
+            discussion: """
+                MODEL is a zoo name (built for the data set's image shape and classes, weights seeded \
+                by --seed) or a native .safetensors model file to fine-tune. After every epoch the \
+                model is evaluated (on the --val-fraction held out of the training set, else on the \
+                test set) and --out gets last.safetensors (the checkpoint to resume from: weights, \
+                optimizer state, settings, metrics), best.safetensors (best evaluation accuracy so \
+                far), metrics.csv and summary.json, each written atomically.
+
+                `pare train --resume DIR` continues a run from DIR/last.safetensors with its saved \
+                model, data and settings and ends with exactly the weights the run would have had \
+                without the interruption. With --resume only --epochs (to train longer) and --threads \
+                may differ from the saved settings; other options may be repeated but must match.
+
+                A NaN or infinite loss stops the run; last.safetensors keeps the last good epoch.
+                """)
+
+        static let defaults = TrainingConfiguration()
+
+        @Argument(help: "Zoo model name or .safetensors model file (with --resume: the checkpoint's).")
+        var model: String?
+        @Option(help: "Data set: \(DatasetSpec.acceptedForms.joined(separator: ", ")) (with --resume: the checkpoint's).")
+        var data: String?
+        @Option(help: "Run directory to write (created; must not hold a run already).")
+        var out: String?
+        @Option(help: ArgumentHelp("Continue the run in this directory from its last.safetensors.", valueName: "dir"))
+        var resume: String?
+        @Option(help: "Epochs (default: \(defaults.epochs)).") var epochs: Int?
+        @Option(help: "Batch size; training drops each epoch's last smaller batch (default: \(defaults.batchSize)).")
+        var batch: Int?
+        @Option(name: .customLong("lr"), help: "Initial learning rate (default: \(defaults.learningRate)).")
+        var learningRate: Float?
+        @Option(name: .customLong("min-lr"), help: "Learning rate cosine annealing ends at (default: \(defaults.minimumLearningRate)).")
+        var minimumLearningRate: Float?
+        @Option(help: "SGD momentum (default: \(defaults.momentum)).") var momentum: Float?
+        @Flag(inversion: .prefixedNo, help: "Nesterov momentum (default: \(defaults.nesterov ? "on" : "off")).")
+        var nesterov: Bool?
+        @Option(name: .customLong("wd"), help: "Weight decay (default: \(defaults.weightDecay)).") var weightDecay: Float?
+        @Option(help: "Optimizer: \(OptimizerKind.allCases.map(\.rawValue).joined(separator: ", ")) (default: \(defaults.optimizer.rawValue)).")
+        var optimizer: String?
+        @Option(help: "Learning-rate schedule, per epoch: \(ScheduleKind.allCases.map(\.rawValue).joined(separator: ", ")) (default: \(defaults.schedule.rawValue)).")
+        var schedule: String?
+        @Option(help: "Training augmentation: a comma-separated list of \(AugmentationList.names.joined(separator: ", ")), each optionally =VALUE, or none (default: \(defaults.augmentation)).")
+        var augment: String?
+        @Option(help: "Cross-entropy label smoothing in [0, 1) (default: \(defaults.labelSmoothing)).") var labelSmoothing: Float?
+        @Option(help: "Micro-batches whose gradients are averaged per optimizer step (default: \(defaults.accumulationSteps)).")
+        var accumulate: Int?
+        @Option(help: "Threads for oneDNN; bit-identical results need the same count (default: \(defaults.threads)).")
+        var threads: Int?
+        @Option(help: "Seed of the initial weights, data order, augmentation, dropout and validation split (default: \(defaults.seed)).")
+        var seed: UInt64?
+        @Option(help: "Fraction of the training set held out per class to choose the best checkpoint by; 0 uses the test set (default: \(defaults.validationFraction)).")
+        var valFraction: Double?
+        @Option(help: "Normalisation: \(Normalize.presets.keys.sorted().joined(separator: ", ")), none or default (default: the data set's preset).")
+        var normalize: String?
+        @Option(help: "Without a terminal, print a progress line every this many batches.") var logEvery = 100
+        @Flag(help: "Print the final summary as JSON.") var json = false
+
+        func validate() throws {
+            if resume == nil {
+                guard model != nil else { throw ValidationError("give a MODEL to train (or --resume DIR)") }
+                guard data != nil else { throw ValidationError("give --data (or --resume DIR)") }
+                guard out != nil else { throw ValidationError("give --out DIR for the checkpoints and metrics") }
+            } else if let out, let resume, URL(fileURLWithPath: out).standardized != URL(fileURLWithPath: resume).standardized {
+                throw ValidationError("--out must be the --resume directory (or left out)")
+            }
+            guard logEvery > 0 else { throw ValidationError("--log-every must be positive") }
+        }
+
+        func run() throws {
+            let trainer: Trainer
+            if let resume {
+                let directory = URL(fileURLWithPath: resume)
+                let last = RunDirectory(directory).last
+                guard FileManager.default.fileExists(atPath: last.path) else {
+                    throw CommandError("no checkpoint to resume from: \(last.path) does not exist")
+                }
+                guard let saved = try TrainingCheckpoint.read(from: last).checkpoint else {
+                    throw CommandError("\(last.path) holds a model but no training state")
+                }
+                let notes = saved.configuration.notes
+                if let model, model != notes["model"] { throw CommandError("the run in \(resume) trained \(notes["model"] ?? "?"), not \(model)") }
+                guard let dataText = data ?? notes["data"] else { throw CommandError("the checkpoint does not name its data: give --data") }
+                let (train, test, spec) = try openData(dataText)
+                var configuration = try apply(to: saved.configuration, spec: spec)
+                configuration.notes["data"] = dataText
+                trainer = try Trainer(resuming: directory, trainingSet: train, testSet: test, configuration: configuration)
+                if !json {
+                    print("resuming \(resume) after epoch \(trainer.state.completedEpochs) of \(configuration.epochs)")
+                }
+            } else {
+                let (train, test, spec) = try openData(data!)
+                var base = Self.defaults
+                base.normalization = spec.defaultNormalization
+                var configuration = try apply(to: base, spec: spec)
+                configuration.notes = ["model": model!, "data": data!]
+                let options = ZooOptions(classes: train.classes, input: train.sampleShape, seed: configuration.seed)
+                let graph = try ModelArgument(text: model!).graph(options: options)
+                trainer = try Trainer(graph: graph, trainingSet: train, testSet: test, configuration: configuration,
+                                      directory: URL(fileURLWithPath: out!))
+                if !json { printHeader(trainer, train: train, test: test) }
+            }
+            let display = TrainingDisplay(logEvery: logEvery)
+            if !json { trainer.onEvent = display.handle }
+            let summary = try runReportingStops(trainer)
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+                print(String(decoding: try encoder.encode(summary), as: UTF8.self))
+            } else {
+                printFooter(summary, directory: trainer.directory)
+            }
+        }
+
+        /// The training and test sets named by `text`.
+        func openData(_ text: String) throws -> (train: any Dataset, test: (any Dataset)?, spec: DatasetSpec) {
+            let spec = try DatasetSpec(parsing: text)
+            guard let train = try spec.open(.train) else { throw CommandError("\(text) has no training set") }
+            return (train, try spec.open(.test), spec)
+        }
+
+        /// `base` with every option given on the command line.
+        func apply(to base: TrainingConfiguration, spec: DatasetSpec) throws -> TrainingConfiguration {
+            var c = base
+            if let epochs { c.epochs = epochs }
+            if let batch { c.batchSize = batch }
+            if let learningRate { c.learningRate = learningRate }
+            if let minimumLearningRate { c.minimumLearningRate = minimumLearningRate }
+            if let momentum { c.momentum = momentum }
+            if let nesterov { c.nesterov = nesterov }
+            if let weightDecay { c.weightDecay = weightDecay }
+            if let optimizer {
+                guard let kind = OptimizerKind(rawValue: optimizer) else {
+                    throw ValidationError("--optimizer '\(optimizer)': use one of \(OptimizerKind.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                c.optimizer = kind
+            }
+            if let schedule {
+                guard let kind = ScheduleKind(rawValue: schedule) else {
+                    throw ValidationError("--schedule '\(schedule)': use one of \(ScheduleKind.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                c.schedule = kind
+            }
+            if let augment { c.augmentation = augment }
+            if let labelSmoothing { c.labelSmoothing = labelSmoothing }
+            if let accumulate { c.accumulationSteps = accumulate }
+            if let threads { c.threads = threads }
+            if let seed { c.seed = seed }
+            if let valFraction { c.validationFraction = valFraction }
+            if let normalize { c.normalization = try parseNormalization(normalize, spec: spec) }
+            try c.validate()
+            return c
+        }
+
+        func printHeader(_ trainer: Trainer, train: any Dataset, test: (any Dataset)?) {
+            let c = trainer.configuration
+            let parameters = (try? trainer.graph.trainableParameterCount()) ?? 0
+            print("\(model!): \(grouped(Double(parameters))) parameters; data \(data!): \(train.count) training images "
+                  + "\(train.sampleShape), \(test.map { "\($0.count) test" } ?? "no test set"), \(train.classes) classes")
+            var settings = "\(c.epochs) epochs, batch \(c.batchSize)"
+            if c.accumulationSteps > 1 { settings += " x \(c.accumulationSteps) accumulated" }
+            settings += ", \(c.optimizer.rawValue) lr \(c.learningRate) momentum \(c.momentum) wd \(c.weightDecay), \(c.schedule.rawValue) schedule"
+            settings += ", augment \(c.augmentation), label smoothing \(c.labelSmoothing), \(c.threads) thread(s), seed \(c.seed)"
+            if c.validationFraction > 0 { settings += ", validation fraction \(c.validationFraction)" }
+            print(settings)
+        }
+
+        func printFooter(_ summary: TrainingSummary, directory: RunDirectory) {
+            if let best = summary.bestEpoch, let accuracy = summary.bestAccuracy {
+                print(String(format: "best %@ accuracy %.2f%% at epoch %d; %d epochs in %@", summary.selectedBy, accuracy * 100,
+                             best, summary.completedEpochs, duration(summary.totalSeconds)))
+            }
+            if let test = summary.final?.test {
+                print(String(format: "final test accuracy %.2f%% (loss %.4f)", test.accuracy * 100, test.loss))
+            }
+            print("wrote \(directory.url.path)/{last,best}.safetensors, metrics.csv, summary.json")
+        }
+    }
+}
+
+/// Runs `trainer`, turning a stop on NaN into a message that says what was kept.
+func runReportingStops(_ trainer: Trainer) throws -> TrainingSummary {
+    do {
+        return try trainer.run()
+    } catch let error as TrainingError {
+        throw CommandError(stopMessage(error, trainer))
+    } catch let error as TrainerError {
+        if case .nonFiniteParameters = error { throw CommandError(stopMessage(error, trainer)) }
+        throw error
+    }
+}
+
+private func stopMessage(_ error: any Error, _ trainer: Trainer) -> String {
+    let epochs = trainer.state.completedEpochs
+    return "training stopped: \(error). "
+        + (epochs == 0 ? "No epoch was completed, so no checkpoint was written."
+                       : "\(trainer.directory.last.path) keeps epoch \(epochs), the last good one.")
+}
+
+/// A `--normalize` value: a preset name, `none`, or `default` (the data set's preset).
+func parseNormalization(_ text: String, spec: DatasetSpec) throws -> Normalize? {
+    switch text {
+    case "none": return nil
+    case "default": return spec.defaultNormalization
+    default:
+        guard let preset = Normalize.presets[text] else {
+            throw ValidationError("--normalize '\(text)': use one of \(Normalize.presets.keys.sorted().joined(separator: ", ")), none or default")
+        }
+        return preset
+    }
+}
