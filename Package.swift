@@ -40,6 +40,7 @@ let package = Package(
         .testTarget(name: "PareCoreTests", dependencies: ["PareCore", "PareModels"]),
         .testTarget(name: "PareIOTests", dependencies: ["PareCore", "PareIO", "PareModels"]),
         .testTarget(name: "PareCLITests", dependencies: ["pare"]),
+        .testTarget(name: "PareAnalysisTests", dependencies: ["PareAnalysis", "PareModels", "PareIO", "PareCore"]),
         .testTarget(name: "PareModelsTests", dependencies: ["PareCore", "PareModels", "PareData", "PareTrain"]),
     ]
 )
