@@ -53,6 +53,7 @@ let package = Package(
         .testTarget(name: "PareIOTests", dependencies: ["PareCore", "PareIO", "PareModels"]),
         .testTarget(name: "PareCLITests", dependencies: ["pare"]),
         .testTarget(name: "PareDataTests", dependencies: ["PareCore", "PareData", "CJPEG", "CZlib"]),
+        .testTarget(name: "PareAnalysisTests", dependencies: ["PareAnalysis", "PareModels", "PareIO", "PareCore"]),
         .testTarget(name: "PareModelsTests", dependencies: ["PareCore", "PareModels", "PareData", "PareTrain"]),
     ]
 )

@@ -34,8 +34,8 @@ extension Pare {
         }
 
         func run() throws {
-            let options = ZooOptions(classes: classes, input: try input.map(parseInputShape))
-            let graph = try ModelArgument(text: model).graph(options: options)
+            let graph = try ModelReference(text: model).graph(input: try input.map(parseInputShape), classes: classes,
+                                                              withParameters: true)
             let settings = LatencyBenchmark.Settings(batch: batch, threads: threads, warmup: warmup, runs: runs)
             let terminal = isatty(2) != 0 && !json
             let result = try LatencyBenchmark.run(graph, name: model, settings: settings, profile: profile) { done, total in
