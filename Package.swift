@@ -54,5 +54,6 @@ let package = Package(
         .testTarget(name: "PareCLITests", dependencies: ["pare"]),
         .testTarget(name: "PareDataTests", dependencies: ["PareCore", "PareData", "CJPEG", "CZlib"]),
         .testTarget(name: "PareModelsTests", dependencies: ["PareCore", "PareModels", "PareData", "PareTrain"]),
+        .testTarget(name: "PareTrainTests", dependencies: ["PareCore", "PareTrain"], exclude: ["Fixtures"]),
     ]
 )
