@@ -55,5 +55,6 @@ let package = Package(
         .testTarget(name: "PareDataTests", dependencies: ["PareCore", "PareData", "CJPEG", "CZlib"]),
         .testTarget(name: "PareAnalysisTests", dependencies: ["PareAnalysis", "PareModels", "PareIO", "PareCore"]),
         .testTarget(name: "PareModelsTests", dependencies: ["PareCore", "PareModels", "PareData", "PareTrain"]),
+        .testTarget(name: "PareTrainTests", dependencies: ["PareCore", "PareTrain"], exclude: ["Fixtures"]),
     ]
 )
