@@ -18,11 +18,11 @@ func everyOpGraph(seed: UInt64 = 0) throws -> Graph {
     x = b.dropout(b.flatten(b.globalAvgPool(x)), probability: 0.2)
     x = b.batchNorm(b.linear(x, "fc", outFeatures: 5), "fc_bn")
     let probabilities = b.node(.softmax, [x])
-    var graph = try b.build(outputs: [probabilities, joined], seed: seed, metadata: ["model": "every-op"])
+    var graph = try b.buildWithoutParameters(outputs: [probabilities, joined], metadata: ["model": "every-op"])
     var seen = Set<String>()
     for node in graph.nodes { seen.insert(node.op.kind) }
     for op in allOpKinds where !seen.contains(op) { throw GraphError.invalidGraph("everyOpGraph lacks \(op)") }
-    randomizeBatchNorm(&graph, seed: seed)
+    try randomizeParameters(&graph, seed: seed)
     return graph
 }
 
@@ -32,19 +32,37 @@ private let allOpKinds = [
     "linear", "add", "concat", "channelShuffle", "channelSlice", "flatten", "dropout", "softmax",
 ]
 
-/// Gives every batch norm random affine parameters and running statistics (a fresh model's
-/// are the identity, which would hide a wrong mapping of them).
-func randomizeBatchNorm(_ graph: inout Graph, seed: UInt64) {
-    var generator = SeededGenerator(seed: seed &+ 0x5eed)
-    func uniform(_ low: Float, _ high: Float) -> Float {
-        low + (high - low) * Float(generator.next() >> 40) / Float(1 << 24)
-    }
-    for node in graph.nodes {
-        guard case .batchNorm = node.op else { continue }
-        for (suffix, low, high) in [("weight", Float(0.5), Float(1.5)), ("bias", -0.5, 0.5),
-                                    ("running_mean", -0.5, 0.5), ("running_var", 0.5, 2)] {
-            let values = graph.parameters[node.parameterName(suffix)]!.floats
-            for i in values.indices { values[i] = uniform(low, high) }
+/// Replaces every parameter with seeded random values: weights Kaiming-uniform for their
+/// fan-in (so deep models keep their activation scale), batch norms with random affine
+/// parameters and running statistics (a fresh model's are the identity, which would hide a
+/// wrong mapping of them). A plain generator, fast in debug builds: the parity test fills
+/// hundreds of millions of parameters.
+func randomizeParameters(_ graph: inout Graph, seed: UInt64) throws {
+    var state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
+    func fill(_ tensor: Tensor, _ low: Float, _ high: Float) {
+        let values = tensor.floats
+        let scale = (high - low) / Float(1 << 24)
+        for i in values.indices {
+            state ^= state << 13
+            state ^= state >> 7
+            state ^= state << 17
+            values[i] = low + scale * Float(state >> 40)
         }
+    }
+    for (name, index, spec) in try graph.parameterSpecs() {
+        let tensor = Tensor(zeros: spec.shape, dtype: spec.dtype)
+        var isBatchNorm = false
+        if case .batchNorm = graph.nodes[index].op { isBatchNorm = true }
+        switch spec.role {
+        case .weight where isBatchNorm: fill(tensor, 0.5, 1)
+        case .weight:
+            let bound = (6 / Float(spec.shape.elementCount / spec.shape[0])).squareRoot()
+            fill(tensor, -bound, bound)
+        case .bias: fill(tensor, -0.2, 0.2)
+        case .runningMean: fill(tensor, -0.5, 0.5)
+        case .runningVariance: fill(tensor, 1, 2)
+        case .batchCount: break
+        }
+        graph.parameters[name] = tensor
     }
 }
