@@ -19,12 +19,13 @@ final class ONNXExportParityTests: XCTestCase {
     }
 
     func testEveryZooModelMatchesONNXRuntime() throws {
-        let python = ProcessInfo.processInfo.environment["PARE_PYTHON"] ?? "python3"
+        let configured = ProcessInfo.processInfo.environment["PARE_PYTHON"] ?? ""
+        let python = configured.isEmpty ? "python3" : configured
         let probe = try runProcess(python, ["-c", "import onnxruntime, onnx, numpy"])
         guard probe.status == 0 else {
             let reason = probe.output.split(separator: "\n").last.map(String.init) ?? "exit status \(probe.status)"
             throw XCTSkip("ONNX export parity check skipped: \(python) cannot import onnxruntime, onnx and numpy "
-                          + "(\(reason)). Run `make onnx-venv` and set PARE_PYTHON=.venv-onnx/bin/python, or install them.")
+                          + "(\(reason)). `make test` sets one up (`make onnx-venv`); or set PARE_PYTHON to a Python that has them.")
         }
 
         let directory = try temporaryDirectory(self)
