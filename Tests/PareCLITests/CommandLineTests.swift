@@ -26,7 +26,7 @@ final class CommandLineTests: XCTestCase {
     func testHelpListsCommands() throws {
         let (status, output) = try run(["--help"])
         XCTAssertEqual(status, 0)
-        for command in ["demo", "bench-kernels", "zoo", "summary"] { XCTAssertTrue(output.contains(command), "help lacks \(command):\n\(output)") }
+        for command in ["demo", "bench-kernels", "zoo", "summary", "export"] { XCTAssertTrue(output.contains(command), "help lacks \(command):\n\(output)") }
     }
 
     func testBadOptionIsAClearError() throws {
@@ -120,5 +120,20 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(smallCNN["parameters"] as? Int, 225_034)
         XCTAssertEqual(smallCNN["macs"] as? Int, 2_631_040)
         XCTAssertEqual(smallCNN["input"] as? [Int], [1, 28, 28])
+    func testExportWritesONNX() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("pare-export-\(UUID()).onnx")
+        defer { try? FileManager.default.removeItem(at: file) }
+        let (status, output) = try run(["export", "tiny-residual", "--onnx", file.path, "--dynamic-batch"])
+        XCTAssertEqual(status, 0, output)
+        XCTAssertTrue(output.contains("opset 17"), output)
+        let size = try FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int ?? 0
+        XCTAssertGreaterThan(size, 60_000, "tiny-residual's weights alone are 60 kB")
+    }
+
+    func testExportRejectsAnUnsupportedOpset() throws {
+        let (status, output) = try run(["export", "tiny-residual", "--onnx", "/tmp/never-written.onnx", "--opset", "9"])
+        XCTAssertNotEqual(status, 0)
+        XCTAssertTrue(output.contains("opset 9 is not supported"), output)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "/tmp/never-written.onnx"))
     }
 }
