@@ -34,8 +34,8 @@ extension Pare {
         }
 
         func run() throws {
-            let options = ZooOptions(classes: classes, input: try input.map(parseInputShape), seed: seed)
-            let graph = try ModelArgument(text: model).graph(options: options)
+            let graph = try ModelReference(text: model).graph(input: try input.map(parseInputShape), classes: classes,
+                                                              withParameters: true, seed: seed)
             let url = URL(fileURLWithPath: onnx)
             try ONNXExport.write(graph, to: url, options: ONNXExportOptions(opset: opset, dynamicBatch: dynamicBatch,
                                                                           batch: batch))

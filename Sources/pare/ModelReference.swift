@@ -16,13 +16,14 @@ struct ModelReference {
 
     /// The model's graph. A zoo model is built for `input` and `classes` (its defaults when
     /// nil), with parameters only when `withParameters`; a file is loaded, and `input`
-    /// replaces its input shape (its weights must still fit). Throws `UnknownModelError`
+    /// replaces its input shape (its weights must still fit). `seed` seeds a zoo model's
+    /// initial weights. Throws `UnknownModelError`
     /// (listing the zoo) for an unknown name, a `SafetensorsError` naming a missing file, and
     /// `ModelReferenceError` for options the model cannot take.
-    func graph(input: Shape?, classes: Int?, withParameters: Bool) throws -> Graph {
+    func graph(input: Shape?, classes: Int?, withParameters: Bool, seed: UInt64 = 0) throws -> Graph {
         guard isFile else {
             let entry = try Zoo.entry(text)
-            let graph = try entry.build(ZooOptions(classes: classes, input: input, withParameters: withParameters))
+            let graph = try entry.build(ZooOptions(classes: classes, input: input, seed: seed, withParameters: withParameters))
             if let input, graph.inputShapes != [input] {
                 throw ModelReferenceError("model '\(entry.name)' does not take --input \(input): it is built for "
                                           + graph.inputShapes.map(\.description).joined(separator: ", "))

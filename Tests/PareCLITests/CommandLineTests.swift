@@ -120,6 +120,8 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(smallCNN["parameters"] as? Int, 225_034)
         XCTAssertEqual(smallCNN["macs"] as? Int, 2_631_040)
         XCTAssertEqual(smallCNN["input"] as? [Int], [1, 28, 28])
+    }
+
     func testExportWritesONNX() throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("pare-export-\(UUID()).onnx")
         defer { try? FileManager.default.removeItem(at: file) }
