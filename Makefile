@@ -5,8 +5,10 @@ SWIFT       ?= swift
 THREADS     ?= 2
 APT_PACKAGES = libdnnl-dev libopenblas-dev pkg-config dataset-fashion-mnist libpng-dev libjpeg62-turbo-dev zlib1g-dev
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Python environment for the ONNX export check (numpy, onnx, onnxruntime from PyPI).
+ONNX_VENV   ?= .venv-onnx
 
-.PHONY: deps build release test demo bench clean
+.PHONY: deps build release test onnx-venv demo bench clean
 
 ## deps: install the Debian packages Pare builds against (only those missing)
 deps:
@@ -26,10 +28,31 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
-## test: the whole test suite (debug build)
+## test: the whole test suite (debug build). The ONNX export check against onnxruntime runs
+## with $$PARE_PYTHON if set, else python3 if it has onnx and onnxruntime, else the
+## environment `make onnx-venv` makes; when none can be had it is skipped and says why.
 test: deps
 	$(SWIFT) build --build-tests
+	@python="$${PARE_PYTHON:-}"; \
+	if [ -z "$$python" ]; then \
+	  if python3 -c 'import onnxruntime, onnx, numpy' 2>/dev/null; then python=python3; \
+	  elif python3 -m venv --help >/dev/null 2>&1 && $(MAKE) --no-print-directory onnx-venv; then \
+	    python="$(CURDIR)/$(ONNX_VENV)/bin/python"; \
+	  else echo "note: no Python with onnx and onnxruntime could be set up; the ONNX export check will be skipped"; fi; \
+	fi; \
+	if [ -n "$$python" ]; then export PARE_PYTHON="$$python"; echo "ONNX export check with $$python"; fi; \
 	$(SWIFT) test --skip-build
+
+## onnx-venv: a Python virtual environment ($(ONNX_VENV)) with numpy, onnx and onnxruntime
+## from PyPI, for the ONNX export check (scripts/check-onnx-export.py)
+onnx-venv:
+	@if $(ONNX_VENV)/bin/python -c 'import onnxruntime, onnx, numpy' 2>/dev/null; then \
+	  echo "$(ONNX_VENV) has numpy, onnx and onnxruntime"; \
+	elif python3 -m venv $(ONNX_VENV) && $(ONNX_VENV)/bin/pip install -q numpy onnx onnxruntime; then \
+	  echo "$(ONNX_VENV): installed numpy, onnx and onnxruntime"; \
+	else \
+	  echo "could not set up $(ONNX_VENV) (python3 -m venv or pip install numpy onnx onnxruntime failed)"; exit 1; \
+	fi
 
 ## demo: train smallcnn on Fashion-MNIST for 3 epochs with a progress bar, then print its
 ## test accuracy, parameters, size and inference latency (`pare demo --synthetic` needs no data)

@@ -17,6 +17,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // oneDNN 2.x C API. Debian's libdnnl-dev ships no pkg-config file.
@@ -39,9 +40,14 @@ let package = Package(
             providers: [.apt(["zlib1g-dev"])]),
         .target(name: "PareCore", dependencies: ["CDNNL", "CBLAS"]),
         .target(name: "PareModels", dependencies: ["PareCore"]),
-        .target(name: "PareIO", dependencies: ["PareCore"]),
+        // ONNX/onnx.pb.swift is generated from ONNX/onnx.proto by scripts/generate-onnx-proto.sh
+        // and committed, so the build never runs protoc.
+        .target(
+            name: "PareIO",
+            dependencies: ["PareCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["ONNX/onnx.proto"]),
         .target(name: "PareData", dependencies: ["PareCore", "CPNG", "CJPEG", "CZlib"]),
-        .target(name: "PareTrain", dependencies: ["PareCore", "PareData", "PareIO"]),
+        .target(name: "PareTrain", dependencies: ["PareCore", "PareData", "PareIO", "PareAnalysis"]),
         .target(name: "PareAnalysis", dependencies: ["PareCore"]),
         .executableTarget(
             name: "pare",
@@ -53,7 +59,9 @@ let package = Package(
         .testTarget(name: "PareIOTests", dependencies: ["PareCore", "PareIO", "PareModels"]),
         .testTarget(name: "PareCLITests", dependencies: ["pare"]),
         .testTarget(name: "PareDataTests", dependencies: ["PareCore", "PareData", "CJPEG", "CZlib"]),
+        .testTarget(name: "PareAnalysisTests", dependencies: ["PareAnalysis", "PareModels", "PareIO", "PareCore"]),
         .testTarget(name: "PareModelsTests", dependencies: ["PareCore", "PareModels", "PareData", "PareTrain"]),
+        .testTarget(name: "PareTrainTests", dependencies: ["PareCore", "PareTrain"], exclude: ["Fixtures"]),
         .testTarget(name: "PareTrainerTests", dependencies: ["PareCore", "PareData", "PareIO", "PareModels", "PareTrain"]),
     ]
 )

@@ -27,6 +27,8 @@ public struct LatencyBenchmark {
         public var arenaBytes: Int
         /// With profiling: median milliseconds per executor step, slowest first.
         public var steps: [StepTime]?
+        /// The executor's plan: one line per oneDNN primitive and reorder, with layouts.
+        public var plan: String
     }
 
     public struct StepTime: Sendable, Codable {
@@ -72,6 +74,6 @@ public struct LatencyBenchmark {
                       medianMilliseconds: med, p90Milliseconds: p90, minMilliseconds: sorted[0],
                       imagesPerSecond: Double(settings.batch) / (med * 1e-3),
                       kernels: "oneDNN \(DNNLEngine.version) fp32; convolutions: " + executor.convolutionImplementations,
-                      arenaBytes: executor.arenaBytes, steps: steps)
+                      arenaBytes: executor.arenaBytes, steps: steps, plan: executor.planDescription)
     }
 }

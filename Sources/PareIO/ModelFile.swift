@@ -42,12 +42,28 @@ public enum ModelFile {
         } catch let error as GraphError {
             throw ModelFileError(file: source, problem: .invalidGraph(error))
         }
+        return SafetensorsFile(tensors: graph.parameters, metadata: try headerMetadata(graph))
+    }
+
+    /// The size in bytes of the file ``save(_:to:)`` writes for `graph`, computed from its
+    /// architecture alone: the graph need not have parameters (a structure-only zoo build),
+    /// its parameter specs give every tensor's dtype and shape.
+    public static func encodedByteCount(_ graph: Graph) throws -> Int {
+        var tensors: [String: TensorDescription] = [:]
+        for (name, _, spec) in try graph.parameterSpecs() {
+            tensors[name] = TensorDescription(dtype: spec.dtype, shape: spec.shape)
+        }
+        return try SafetensorsFile.encodedByteCount(tensors: tensors, metadata: headerMetadata(graph))
+    }
+
+    /// The `__metadata__` entries written for `graph`: format, architecture, its metadata.
+    private static func headerMetadata(_ graph: Graph) throws -> [String: String] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let architecture = try encoder.encode(Architecture(nodes: graph.nodes, outputs: graph.outputs))
         var metadata = [formatKey: formatVersion, graphKey: String(decoding: architecture, as: UTF8.self)]
         for (key, value) in graph.metadata { metadata[metadataPrefix + key] = value }
-        return SafetensorsFile(tensors: graph.parameters, metadata: metadata)
+        return metadata
     }
 
     /// The graph in safetensors contents written by ``encode(_:source:)``. `source` names the

@@ -152,6 +152,27 @@ public struct SafetensorsFile: Sendable {
     }
 
     private func encoded(source: String) throws -> Data {
+        let layout = try SafetensorsFile.layout(tensors.mapValues { TensorDescription(dtype: $0.dtype, shape: $0.shape) },
+                                                metadata: metadata, source: source)
+        var data = Data(capacity: layout.byteCount)
+        withUnsafeBytes(of: UInt64(layout.header.count).littleEndian) { data.append(contentsOf: $0) }
+        data.append(contentsOf: layout.header)
+        for name in layout.order {
+            let tensor = tensors[name]!
+            data.append(tensor.storage.pointer.assumingMemoryBound(to: UInt8.self), count: tensor.byteCount)
+        }
+        return data
+    }
+
+    /// The size in bytes of the file ``encoded()`` would produce for tensors of these dtypes
+    /// and shapes and this metadata, computed without the tensors' data.
+    public static func encodedByteCount(tensors: [String: TensorDescription], metadata: [String: String]) throws -> Int {
+        try layout(tensors, metadata: metadata, source: "<memory>").byteCount
+    }
+
+    /// The padded header, the tensors in file order, and the whole file's size.
+    private static func layout(_ tensors: [String: TensorDescription], metadata: [String: String],
+                               source: String) throws -> (header: [UInt8], order: [String], byteCount: Int) {
         guard tensors["__metadata__"] == nil else {
             throw SafetensorsError(file: source, problem: .reservedTensorName)
         }
@@ -175,16 +196,22 @@ public struct SafetensorsFile: Sendable {
         }
         var header = Array(("{" + entries.joined(separator: ",") + "}").utf8)
         header += repeatElement(UInt8(ascii: " "), count: (8 - header.count % 8) % 8)
-
-        var data = Data(capacity: 8 + header.count + offset)
-        withUnsafeBytes(of: UInt64(header.count).littleEndian) { data.append(contentsOf: $0) }
-        data.append(contentsOf: header)
-        for name in order {
-            let tensor = tensors[name]!
-            data.append(tensor.storage.pointer.assumingMemoryBound(to: UInt8.self), count: tensor.byteCount)
-        }
-        return data
+        return (header, order, 8 + header.count + offset)
     }
+}
+
+/// A tensor's dtype and shape: what the header says about it.
+public struct TensorDescription: Hashable, Sendable {
+    public var dtype: DType
+    public var shape: Shape
+
+    public init(dtype: DType, shape: Shape) {
+        self.dtype = dtype
+        self.shape = shape
+    }
+
+    /// `product(shape) * dtype.byteSize`.
+    public var byteCount: Int { shape.elementCount * dtype.byteSize }
 }
 
 extension DType {

@@ -30,9 +30,12 @@ public struct EpochMetrics: Codable, Equatable, Sendable {
     public var seconds: Double
     /// Training images per second (training phase only).
     public var imagesPerSecond: Double
+    /// Seconds the training loop spent waiting for the data loader in this epoch (near 0
+    /// when decoding and augmentation keep up with the engine).
+    public var dataWaitSeconds: Double
 
     public init(epoch: Int, learningRate: Float, trainLoss: Double, trainAccuracy: Double, validation: EvaluationScore?,
-                test: EvaluationScore?, seconds: Double, imagesPerSecond: Double) {
+                test: EvaluationScore?, seconds: Double, imagesPerSecond: Double, dataWaitSeconds: Double = 0) {
         self.epoch = epoch
         self.learningRate = learningRate
         self.trainLoss = trainLoss
@@ -41,6 +44,7 @@ public struct EpochMetrics: Codable, Equatable, Sendable {
         self.test = test
         self.seconds = seconds
         self.imagesPerSecond = imagesPerSecond
+        self.dataWaitSeconds = dataWaitSeconds
     }
 
     /// The score the best checkpoint is chosen by: validation when there is one, else test.
@@ -53,14 +57,15 @@ public struct EpochMetrics: Codable, Equatable, Sendable {
         var header = ["epoch", "learning_rate", "train_loss", "train_accuracy"]
         if hasValidation { header += ["validation_loss", "validation_accuracy"] }
         if hasTest { header += ["test_loss", "test_accuracy"] }
-        header += ["epoch_seconds", "images_per_second"]
+        header += ["epoch_seconds", "images_per_second", "data_wait_seconds"]
         var lines = [header.joined(separator: ",")]
         for row in rows {
             var fields = [String(row.epoch), "\(row.learningRate)", format(row.trainLoss), format(row.trainAccuracy)]
             for (present, score) in [(hasValidation, row.validation), (hasTest, row.test)] where present {
                 fields += [score.map { format($0.loss) } ?? "", score.map { format($0.accuracy) } ?? ""]
             }
-            fields += [String(format: "%.3f", row.seconds), String(format: "%.1f", row.imagesPerSecond)]
+            fields += [String(format: "%.3f", row.seconds), String(format: "%.1f", row.imagesPerSecond),
+                       String(format: "%.3f", row.dataWaitSeconds)]
             lines.append(fields.joined(separator: ","))
         }
         return lines.joined(separator: "\n") + "\n"

@@ -14,7 +14,7 @@ import PareCore
 ///
 /// Momentum buffers are kept by parameter name (``momentumBuffers``), so a checkpoint can
 /// save and restore them.
-public final class SGD {
+public final class SGD: Optimizer {
     /// Step size; a schedule may change it between steps.
     public var learningRate: Float
     public let momentum: Float
@@ -37,14 +37,15 @@ public final class SGD {
     /// Updates, in place, every parameter that has a gradient. Parameters without a
     /// gradient (buffers such as batch-norm running statistics) are left alone.
     public func step(parameters: [String: Tensor], gradients: [String: Tensor]) throws {
-        for (name, gradient) in gradients {
-            guard let parameter = parameters[name] else {
-                throw OptimizerError.unknownParameter(name)
+        let pairs = try parameterGradientPairs(parameters, gradients, optimizer: "SGD")
+        if momentum != 0 {
+            for (name, parameter, _) in pairs {
+                if let buffer = momentumBuffers[name] {
+                    try checkStateShape(buffer, of: name, entry: "momentum", parameter: parameter)
+                }
             }
-            guard gradient.shape == parameter.shape else {
-                throw TensorError.shapeMismatch(context: "SGD gradient of '\(name)'", expected: parameter.shape,
-                                                got: gradient.shape)
-            }
+        }
+        for (name, parameter, gradient) in pairs {
             let p = parameter.floats, g = gradient.floats
             guard momentum != 0 else {
                 for i in 0..<p.count { p[i] -= learningRate * (g[i] + weightDecay * p[i]) }
@@ -71,14 +72,16 @@ public final class SGD {
     }
 }
 
-/// Errors raised by an optimizer step.
-public enum OptimizerError: Error, Equatable, CustomStringConvertible {
-    /// A gradient names no parameter.
-    case unknownParameter(String)
+extension SGD {
+    /// One entry `momentum/<name>` per momentum buffer (none without momentum), copied.
+    public func stateTensors() -> [String: Tensor] {
+        Dictionary(uniqueKeysWithValues: momentumBuffers.map { ("momentum/" + $0.key, $0.value.copy()) })
+    }
 
-    public var description: String {
-        switch self {
-        case let .unknownParameter(name): return "optimizer: gradient for unknown parameter '\(name)'"
-        }
+    /// Replaces the momentum buffers with copies of the `momentum/<name>` entries of
+    /// `tensors` (other entries, such as weights saved in the same file, are ignored). A
+    /// buffer whose shape is not its parameter's throws at the next ``step(parameters:gradients:)``.
+    public func loadState(_ tensors: [String: Tensor]) throws {
+        momentumBuffers = try stateEntries(tensors, prefix: "momentum")
     }
 }

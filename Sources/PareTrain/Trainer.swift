@@ -18,7 +18,8 @@ import PareIO
 /// An epoch: a training-mode ``DNNLExecutor`` (dropout seeded by the run's seed and the
 /// epoch) runs every full batch of the shuffled training set (the smaller last batch is
 /// dropped); gradients of ``TrainingConfiguration/accumulationSteps`` micro-batches are
-/// averaged before each optimizer step, whose learning rate the schedule sets. Then the
+/// averaged (``GradientAccumulator``) and optionally clipped before each optimizer step,
+/// whose learning rate the schedule sets from the run's optimizer-step count. Then the
 /// validation and test sets are evaluated in inference mode, the best checkpoint by the
 /// selection score (validation, else test accuracy) and the last one are written
 /// atomically, and `metrics.csv` and `summary.json` are rewritten.
@@ -43,6 +44,7 @@ public final class Trainer {
     private let testSet: (any Dataset)?
     private let evaluationTransforms: [any Transform]
     private let evaluator: Evaluator
+    private let accumulator: GradientAccumulator?
 
     /// Starts a run in `directory` (created if needed; it must not hold a run already).
     /// `graph` is trained in place.
@@ -113,7 +115,8 @@ public final class Trainer {
                                  dropLast: true, transforms: [pipeline])
         evaluationTransforms = configuration.normalization.map { [$0] } ?? []
         evaluator = Evaluator(graph: graph, batchSize: configuration.batchSize, threads: configuration.threads)
-        optimizer = try configuration.optimizer.make(configuration)
+        optimizer = configuration.optimizer.make(configuration)
+        accumulator = configuration.accumulationSteps > 1 ? GradientAccumulator(microBatches: configuration.accumulationSteps) : nil
         if let resuming {
             let sizes = [("training samples", resuming.state.trainingSamples, training.count),
                          ("selection samples", resuming.state.selectionSamples, selection.count)]
@@ -159,15 +162,12 @@ public final class Trainer {
         let executor = try DNNLExecutor(graph: graph, batchSize: configuration.batchSize, mode: .training,
                                         configuration: executorConfiguration)
         let batches = trainLoader.epoch(epoch)
-        let microBatches = configuration.accumulationSteps
-        let stepsPerEpoch = (batches.count + microBatches - 1) / microBatches
-        let firstRate = configuration.learningRate(epoch: epoch, step: 0, stepsPerEpoch: stepsPerEpoch)
+        let stepsPerEpoch = Self.optimizerSteps(batches: batches.count, accumulation: configuration.accumulationSteps)
+        let schedule = try configuration.learningRateSchedule(stepsPerEpoch: stepsPerEpoch)
+        let firstRate = schedule.learningRate(at: state.steps)
         onEvent?(.epochStarted(epoch: epoch + 1, epochs: configuration.epochs, batches: batches.count, learningRate: firstRate))
 
         var lossSum = 0.0, correct = 0.0, seen = 0
-        var accumulated: [String: Tensor] = [:]
-        var pending = 0  // micro-batches summed into `accumulated`
-        var step = 0
         while let batch = try batches.next() {
             let logits = try executor.forward([batch.images])[0]
             let (loss, dLogits) = try softmaxCrossEntropy(logits: logits, labels: batch.labels,
@@ -178,21 +178,22 @@ public final class Trainer {
             seen += batch.count
             try executor.backward([dLogits])
 
-            var gradients: [String: Tensor]? = executor.parameterGradients
-            if microBatches > 1 {
-                pending += 1
-                try Self.accumulate(executor.parameterGradients, into: &accumulated, first: pending == 1)
-                gradients = nil
-                if pending == microBatches || batches.delivered == batches.count {
-                    Self.scale(accumulated, by: 1 / Float(pending))
-                    gradients = accumulated
-                    pending = 0
-                }
+            // With accumulation, the epoch's last group may be short: it still gets a step,
+            // its gradients scaled by 1/K like every group's (PyTorch's usual loop).
+            let gradients: [String: Tensor]?
+            if let accumulator {
+                try accumulator.add(executor.parameterGradients)
+                gradients = accumulator.isComplete || batches.delivered == batches.count ? accumulator.take() : nil
+            } else {
+                gradients = executor.parameterGradients
             }
             if let gradients {
-                optimizer.learningRate = configuration.learningRate(epoch: epoch, step: step, stepsPerEpoch: stepsPerEpoch)
+                if configuration.gradientClipNorm > 0 {
+                    let norm = clipGradientNorm(gradients, maxNorm: configuration.gradientClipNorm)
+                    guard norm.isFinite else { throw TrainingError.nonFiniteLoss(step: state.steps + 1, loss: norm) }
+                }
+                optimizer.learningRate = schedule.learningRate(at: state.steps)
                 try optimizer.step(parameters: graph.parameters, gradients: gradients)
-                step += 1
                 state.steps += 1
             }
             let elapsed = Self.seconds(since: started)
@@ -211,7 +212,8 @@ public final class Trainer {
         let metrics = EpochMetrics(epoch: epoch + 1, learningRate: firstRate, trainLoss: lossSum / Double(max(seen, 1)),
                                    trainAccuracy: correct / Double(max(seen, 1)), validation: validation, test: test,
                                    seconds: Self.seconds(since: started),
-                                   imagesPerSecond: Double(seen) / max(trainingSeconds, 1e-9))
+                                   imagesPerSecond: Double(seen) / max(trainingSeconds, 1e-9),
+                                   dataWaitSeconds: batches.waitSeconds)
         let score = (validation ?? test)!.accuracy
         let isBest = state.bestAccuracy.map { score > $0 } ?? true
         state.completedEpochs = epoch + 1
@@ -271,27 +273,10 @@ public final class Trainer {
         return mix(mix(seed ^ 0x4452_4F50) ^ UInt64(epoch))  // "DROP"
     }
 
-    /// `accumulated += gradients` by name; `first` overwrites instead.
-    static func accumulate(_ gradients: [String: Tensor], into accumulated: inout [String: Tensor], first: Bool) throws {
-        for (name, gradient) in gradients {
-            guard let sum = accumulated[name] else {
-                accumulated[name] = gradient.copy()
-                continue
-            }
-            if first {
-                try sum.assign(from: gradient)
-            } else {
-                let s = sum.floats, g = gradient.floats
-                for i in 0..<s.count { s[i] += g[i] }
-            }
-        }
-    }
-
-    static func scale(_ tensors: [String: Tensor], by factor: Float) {
-        for tensor in tensors.values {
-            let values = tensor.floats
-            for i in 0..<values.count { values[i] *= factor }
-        }
+    /// Optimizer steps in an epoch of `batches` micro-batches, `accumulation` per step (a
+    /// short last group gets a step too).
+    static func optimizerSteps(batches: Int, accumulation: Int) -> Int {
+        (batches + accumulation - 1) / accumulation
     }
 
     static func seconds(since start: ContinuousClock.Instant) -> Double {

@@ -3,8 +3,6 @@
 public enum TrainerError: Error, CustomStringConvertible, Equatable {
     /// Settings that cannot be used, one line each.
     case invalidConfiguration([String])
-    /// The configuration names an optimizer this build does not provide.
-    case optimizerUnavailable(String)
     /// The model does not fit the data (input shape or class count).
     case modelDataMismatch(String)
     /// Training would see no batch, or there is nothing to choose the best checkpoint by.
@@ -25,8 +23,6 @@ public enum TrainerError: Error, CustomStringConvertible, Equatable {
         switch self {
         case let .invalidConfiguration(problems):
             return "invalid training configuration: " + problems.joined(separator: "; ")
-        case let .optimizerUnavailable(name):
-            return "optimizer '\(name)' is not available in this build; use sgd"
         case let .modelDataMismatch(reason):
             return "the model does not fit the data: \(reason)"
         case let .unusableData(reason):

@@ -12,15 +12,24 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     public var epochs = 10
     /// Samples per micro-batch. Training drops the last, smaller batch of each epoch.
     public var batchSize = 128
-    /// The learning rate the schedule starts from.
+    /// The learning rate the schedule starts from (one-cycle's peak).
     public var learningRate: Float = 0.05
-    /// The learning rate cosine annealing ends at (`eta_min`).
-    public var minimumLearningRate: Float = 0
     public var momentum: Float = 0.9
     public var nesterov = false
     public var weightDecay: Float = 5e-4
     public var optimizer = OptimizerKind.sgd
-    public var schedule = ScheduleKind.cosine
+    /// Adam's and AdamW's `betas` and `eps` (torch's defaults).
+    public var adamBeta1 = 0.9
+    public var adamBeta2 = 0.999
+    public var adamEpsilon: Float = 1e-8
+    /// Learning-rate schedule in ``ScheduleSpec/syntax`` (`cosine`, `step:30,gamma=0.1`,
+    /// `multistep:100,150`, `onecycle`, `constant`); epoch-based ones change the rate once
+    /// per epoch, one-cycle every optimizer step.
+    public var schedule = "cosine"
+    /// Optimizer steps of linear warm-up (from a third of the rate) before the schedule; 0 for none.
+    public var warmupSteps = 0
+    /// Clip the gradients' total L2 norm to this before every optimizer step; 0 for no clipping.
+    public var gradientClipNorm: Float = 0
     /// Cross-entropy label smoothing ε, in [0, 1).
     public var labelSmoothing: Float = 0
     /// Micro-batches whose gradients are averaged before each optimizer step (gradient
@@ -52,21 +61,15 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         }
     }
 
-    /// The learning rate of the optimizer steps of `epoch` (0-based). `step` (0-based within
-    /// the epoch) and `stepsPerEpoch` are there for schedules that change within an epoch.
-    ///
-    /// - constant: `learningRate`.
-    /// - cosine: `torch.optim.lr_scheduler.CosineAnnealingLR` with `T_max = epochs`, stepped
-    ///   once per epoch: `eta_min + (base - eta_min) * (1 + cos(pi * epoch / T_max)) / 2`.
-    public func learningRate(epoch: Int, step: Int = 0, stepsPerEpoch: Int = 1) -> Float {
-        switch schedule {
-        case .constant:
-            return learningRate
-        case .cosine:
-            let progress = Double(epoch) / Double(max(epochs, 1))
-            let base = Double(learningRate), minimum = Double(minimumLearningRate)
-            return Float(minimum + (base - minimum) * (1 + cos(Double.pi * progress)) / 2)
-        }
+    /// The parsed ``schedule`` (with its warm-up).
+    public func scheduleSpec() throws -> ScheduleSpec {
+        try parseSchedule(schedule, warmupSteps: warmupSteps)
+    }
+
+    /// The per-step schedule of a run whose epochs have `stepsPerEpoch` optimizer steps:
+    /// step `s` (0-based, counted over the whole run) uses `learningRate(at: s)`.
+    public func learningRateSchedule(stepsPerEpoch: Int) throws -> any LearningRateSchedule {
+        try scheduleSpec().make(baseLR: Double(learningRate), epochs: epochs, stepsPerEpoch: stepsPerEpoch)
     }
 
     /// Throws naming every setting that cannot be used.
@@ -75,11 +78,19 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         if epochs < 1 { problems.append("epochs must be at least 1, got \(epochs)") }
         if batchSize < 1 { problems.append("batch size must be at least 1, got \(batchSize)") }
         if !(learningRate > 0) || !learningRate.isFinite { problems.append("learning rate must be positive, got \(learningRate)") }
-        if !(minimumLearningRate >= 0) || minimumLearningRate > learningRate {
-            problems.append("minimum learning rate must be in [0, learning rate], got \(minimumLearningRate)")
+        do {
+            _ = try scheduleSpec()
+        } catch {
+            problems.append("\(error)")
         }
+        if warmupSteps < 0 { problems.append("warm-up steps must not be negative, got \(warmupSteps)") }
+        if !(gradientClipNorm >= 0) { problems.append("gradient clip norm must not be negative, got \(gradientClipNorm)") }
+        if !(adamBeta1 >= 0 && adamBeta1 < 1 && adamBeta2 >= 0 && adamBeta2 < 1) {
+            problems.append("Adam betas must be in [0, 1), got \(adamBeta1), \(adamBeta2)")
+        }
+        if !(adamEpsilon >= 0) { problems.append("Adam epsilon must not be negative, got \(adamEpsilon)") }
         if !(momentum >= 0) || momentum >= 1 { problems.append("momentum must be in [0, 1), got \(momentum)") }
-        if nesterov && momentum == 0 { problems.append("Nesterov momentum needs a momentum") }
+        if nesterov && (momentum == 0 || optimizer != .sgd) { problems.append("Nesterov momentum needs SGD with a momentum") }
         if !(weightDecay >= 0) { problems.append("weight decay must not be negative, got \(weightDecay)") }
         if !(labelSmoothing >= 0) || labelSmoothing >= 1 { problems.append("label smoothing must be in [0, 1), got \(labelSmoothing)") }
         if accumulationSteps < 1 { problems.append("accumulation steps must be at least 1, got \(accumulationSteps)") }
@@ -119,12 +130,16 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         epochs = try value(.epochs, d.epochs)
         batchSize = try value(.batchSize, d.batchSize)
         learningRate = try value(.learningRate, d.learningRate)
-        minimumLearningRate = try value(.minimumLearningRate, d.minimumLearningRate)
         momentum = try value(.momentum, d.momentum)
         nesterov = try value(.nesterov, d.nesterov)
         weightDecay = try value(.weightDecay, d.weightDecay)
         optimizer = try value(.optimizer, d.optimizer)
+        adamBeta1 = try value(.adamBeta1, d.adamBeta1)
+        adamBeta2 = try value(.adamBeta2, d.adamBeta2)
+        adamEpsilon = try value(.adamEpsilon, d.adamEpsilon)
         schedule = try value(.schedule, d.schedule)
+        warmupSteps = try value(.warmupSteps, d.warmupSteps)
+        gradientClipNorm = try value(.gradientClipNorm, d.gradientClipNorm)
         labelSmoothing = try value(.labelSmoothing, d.labelSmoothing)
         accumulationSteps = try value(.accumulationSteps, d.accumulationSteps)
         threads = try value(.threads, d.threads)
@@ -143,19 +158,20 @@ public enum OptimizerKind: String, Codable, CaseIterable, Sendable {
     case sgd, adam, adamw
 
     /// A new optimizer of this kind with `configuration`'s settings (its learning rate is
-    /// set by the schedule before every step).
-    public func make(_ configuration: TrainingConfiguration) throws -> any Optimizer {
+    /// set by the schedule before every step). SGD uses momentum, Nesterov and weight decay
+    /// (added to the gradient); Adam the betas, epsilon and weight decay (added to the
+    /// gradient); AdamW the same with decoupled weight decay.
+    public func make(_ configuration: TrainingConfiguration) -> any Optimizer {
+        let c = configuration
         switch self {
         case .sgd:
-            return SGD(learningRate: configuration.learningRate, momentum: configuration.momentum,
-                       weightDecay: configuration.weightDecay, nesterov: configuration.nesterov)
-        case .adam, .adamw:
-            throw TrainerError.optimizerUnavailable(rawValue)
+            return SGD(learningRate: c.learningRate, momentum: c.momentum, weightDecay: c.weightDecay, nesterov: c.nesterov)
+        case .adam:
+            return Adam(learningRate: c.learningRate, betas: (c.adamBeta1, c.adamBeta2), epsilon: c.adamEpsilon,
+                        weightDecay: c.weightDecay)
+        case .adamw:
+            return AdamW(learningRate: c.learningRate, betas: (c.adamBeta1, c.adamBeta2), epsilon: c.adamEpsilon,
+                         weightDecay: c.weightDecay)
         }
     }
-}
-
-/// How the learning rate changes over a run; see ``TrainingConfiguration/learningRate(epoch:step:stepsPerEpoch:)``.
-public enum ScheduleKind: String, Codable, CaseIterable, Sendable {
-    case constant, cosine
 }

@@ -30,16 +30,19 @@ extension Pare {
         @Option(help: "Data set (\(DatasetSpec.acceptedForms.joined(separator: ", "))).") var data = "fashion-mnist"
         @Option(help: "Run directory for the checkpoints and metrics (default: a temporary one, removed afterwards).")
         var out: String?
-        @Option(help: "With --synthetic: training steps.") var steps = 60
-        @Option(help: "With --synthetic: SGD learning rate.") var learningRate: Float = 0.05
+        @Option(help: "With --synthetic: training steps (default: 60).") var steps: Int?
+        @Option(help: "With --synthetic: SGD learning rate (default: 0.05).") var learningRate: Float?
         @Option(help: "Random seed for weights and data.") var seed: UInt64 = 0
         @Option(help: "Save the trained model to this .safetensors file.") var save: String?
 
         func validate() throws {
-            guard threads > 0, steps > 0, epochs > 0, (batch ?? 1) > 0 else {
+            guard threads > 0, (steps ?? 1) > 0, epochs > 0, (batch ?? 1) > 0 else {
                 throw ValidationError("--threads, --epochs, --steps and --batch must be positive")
             }
-            guard learningRate > 0 else { throw ValidationError("--learning-rate must be positive") }
+            guard (learningRate ?? 1) > 0 else { throw ValidationError("--learning-rate must be positive") }
+            if !synthetic && (steps != nil || learningRate != nil) {
+                throw ValidationError("--steps and --learning-rate apply to --synthetic; the Fashion-MNIST demo trains --epochs epochs")
+            }
         }
 
         func run() throws {
@@ -99,6 +102,7 @@ extension Pare {
 
             let trainer = try DNNLExecutor(graph: graph, batchSize: batch, mode: .training,
                                            configuration: ExecutorConfiguration(threads: threads, seed: seed))
+            let (steps, learningRate) = (self.steps ?? 60, self.learningRate ?? 0.05)
             let optimizer = SGD(learningRate: learningRate, momentum: 0.9, weightDecay: 5e-4)
             var generator = SeededGenerator(seed: seed &+ 2)
             let start = monotonicClock()

@@ -5,5 +5,6 @@ struct Pare: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pare",
         abstract: "Make convolutional networks small and fast.",
-        subcommands: [Demo.self, Train.self, Eval.self, Bench.self, BenchKernels.self])
+        subcommands: [Demo.self, Train.self, Eval.self, ZooCommand.self, Summary.self, Bench.self, BenchKernels.self,
+                      Export.self])
 }

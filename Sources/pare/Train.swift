@@ -38,18 +38,21 @@ extension Pare {
         @Option(help: "Epochs (default: \(defaults.epochs)).") var epochs: Int?
         @Option(help: "Batch size; training drops each epoch's last smaller batch (default: \(defaults.batchSize)).")
         var batch: Int?
-        @Option(name: .customLong("lr"), help: "Initial learning rate (default: \(defaults.learningRate)).")
+        @Option(name: .customLong("lr"), help: "Initial learning rate, one-cycle's peak (default: \(defaults.learningRate) for sgd, 0.001 for adam and adamw).")
         var learningRate: Float?
-        @Option(name: .customLong("min-lr"), help: "Learning rate cosine annealing ends at (default: \(defaults.minimumLearningRate)).")
-        var minimumLearningRate: Float?
         @Option(help: "SGD momentum (default: \(defaults.momentum)).") var momentum: Float?
-        @Flag(inversion: .prefixedNo, help: "Nesterov momentum (default: \(defaults.nesterov ? "on" : "off")).")
+        @Flag(inversion: .prefixedNo, help: "Nesterov momentum, with sgd (default: \(defaults.nesterov ? "on" : "off")).")
         var nesterov: Bool?
-        @Option(name: .customLong("wd"), help: "Weight decay (default: \(defaults.weightDecay)).") var weightDecay: Float?
+        @Option(name: .customLong("wd"), help: "Weight decay: added to the gradient for sgd and adam, decoupled for adamw (default: \(defaults.weightDecay) for sgd, 0 for adam, 0.01 for adamw).")
+        var weightDecay: Float?
         @Option(help: "Optimizer: \(OptimizerKind.allCases.map(\.rawValue).joined(separator: ", ")) (default: \(defaults.optimizer.rawValue)).")
         var optimizer: String?
-        @Option(help: "Learning-rate schedule, per epoch: \(ScheduleKind.allCases.map(\.rawValue).joined(separator: ", ")) (default: \(defaults.schedule.rawValue)).")
+        @Option(help: ArgumentHelp("Learning-rate schedule: \(ScheduleSpec.syntax). cosine, step and multistep count epochs (cosine's T_max is --epochs); onecycle runs over every step (default: \(defaults.schedule)).", valueName: "schedule"))
         var schedule: String?
+        @Option(help: "Optimizer steps of linear warm-up from a third of --lr before the schedule (default: \(defaults.warmupSteps)).")
+        var warmup: Int?
+        @Option(help: "Clip the gradients' total L2 norm to this before each step; 0 for none (default: \(defaults.gradientClipNorm)).")
+        var clipGradNorm: Float?
         @Option(help: "Training augmentation: a comma-separated list of \(AugmentationList.names.joined(separator: ", ")), each optionally =VALUE, or none (default: \(defaults.augmentation)).")
         var augment: String?
         @Option(help: "Cross-entropy label smoothing in [0, 1) (default: \(defaults.labelSmoothing)).") var labelSmoothing: Float?
@@ -104,8 +107,11 @@ extension Pare {
                 base.normalization = spec.defaultNormalization
                 var configuration = try apply(to: base, spec: spec)
                 configuration.notes = ["model": model!, "data": data!]
-                let options = ZooOptions(classes: train.classes, input: train.sampleShape, seed: configuration.seed)
-                let graph = try ModelArgument(text: model!).graph(options: options)
+                let reference = ModelReference(text: model!)
+                let graph = try reference.isFile
+                    ? reference.graph(input: nil, classes: nil, withParameters: true)
+                    : reference.graph(input: train.sampleShape, classes: train.classes, withParameters: true,
+                                      seed: configuration.seed)
                 trainer = try Trainer(graph: graph, trainingSet: train, testSet: test, configuration: configuration,
                                       directory: URL(fileURLWithPath: out!))
                 if !json { printHeader(trainer, train: train, test: test) }
@@ -134,23 +140,24 @@ extension Pare {
             var c = base
             if let epochs { c.epochs = epochs }
             if let batch { c.batchSize = batch }
-            if let learningRate { c.learningRate = learningRate }
-            if let minimumLearningRate { c.minimumLearningRate = minimumLearningRate }
-            if let momentum { c.momentum = momentum }
-            if let nesterov { c.nesterov = nesterov }
-            if let weightDecay { c.weightDecay = weightDecay }
             if let optimizer {
-                guard let kind = OptimizerKind(rawValue: optimizer) else {
+                guard let kind = OptimizerKind(rawValue: optimizer.lowercased()) else {
                     throw ValidationError("--optimizer '\(optimizer)': use one of \(OptimizerKind.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                if kind != c.optimizer {
+                    // The other optimizers' usual defaults, unless given below.
+                    c.learningRate = kind == .sgd ? Self.defaults.learningRate : 1e-3
+                    c.weightDecay = kind == .sgd ? Self.defaults.weightDecay : kind == .adam ? 0 : 1e-2
                 }
                 c.optimizer = kind
             }
-            if let schedule {
-                guard let kind = ScheduleKind(rawValue: schedule) else {
-                    throw ValidationError("--schedule '\(schedule)': use one of \(ScheduleKind.allCases.map(\.rawValue).joined(separator: ", "))")
-                }
-                c.schedule = kind
-            }
+            if let learningRate { c.learningRate = learningRate }
+            if let momentum { c.momentum = momentum }
+            if let nesterov { c.nesterov = nesterov }
+            if let weightDecay { c.weightDecay = weightDecay }
+            if let schedule { c.schedule = schedule }
+            if let warmup { c.warmupSteps = warmup }
+            if let clipGradNorm { c.gradientClipNorm = clipGradNorm }
             if let augment { c.augmentation = augment }
             if let labelSmoothing { c.labelSmoothing = labelSmoothing }
             if let accumulate { c.accumulationSteps = accumulate }
@@ -169,7 +176,9 @@ extension Pare {
                   + "\(train.sampleShape), \(test.map { "\($0.count) test" } ?? "no test set"), \(train.classes) classes")
             var settings = "\(c.epochs) epochs, batch \(c.batchSize)"
             if c.accumulationSteps > 1 { settings += " x \(c.accumulationSteps) accumulated" }
-            settings += ", \(c.optimizer.rawValue) lr \(c.learningRate) momentum \(c.momentum) wd \(c.weightDecay), \(c.schedule.rawValue) schedule"
+            settings += ", \(c.optimizer.rawValue) lr \(c.learningRate)" + (c.optimizer == .sgd ? " momentum \(c.momentum)" : "")
+                + " wd \(c.weightDecay), schedule \(c.schedule)" + (c.warmupSteps > 0 ? " after \(c.warmupSteps) warm-up steps" : "")
+            if c.gradientClipNorm > 0 { settings += ", clip grad norm \(c.gradientClipNorm)" }
             settings += ", augment \(c.augmentation), label smoothing \(c.labelSmoothing), \(c.threads) thread(s), seed \(c.seed)"
             if c.validationFraction > 0 { settings += ", validation fraction \(c.validationFraction)" }
             print(settings)

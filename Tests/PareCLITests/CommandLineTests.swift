@@ -26,7 +26,7 @@ final class CommandLineTests: XCTestCase {
     func testHelpListsCommands() throws {
         let (status, output) = try run(["--help"])
         XCTAssertEqual(status, 0)
-        for command in ["demo", "bench-kernels"] { XCTAssertTrue(output.contains(command), "help lacks \(command):\n\(output)") }
+        for command in ["demo", "bench-kernels", "zoo", "summary", "export"] { XCTAssertTrue(output.contains(command), "help lacks \(command):\n\(output)") }
     }
 
     func testBadOptionIsAClearError() throws {
@@ -46,9 +46,96 @@ final class CommandLineTests: XCTestCase {
     func testDemoTrainsAndSaves() throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("pare-demo-\(UUID()).safetensors")
         defer { try? FileManager.default.removeItem(at: file) }
-        let (status, output) = try run(["demo", "--steps", "3", "--batch", "8", "--save", file.path])
+        let (status, output) = try run(["demo", "--synthetic", "--steps", "3", "--batch", "8", "--save", file.path])
         XCTAssertEqual(status, 0, output)
         XCTAssertTrue(output.contains("step   3"), output)
         XCTAssertTrue(FileManager.default.fileExists(atPath: file.path), output)
+    }
+
+    func testSummaryOfSmallCNN() throws {
+        let (status, output) = try run(["summary", "smallcnn"])
+        XCTAssertEqual(status, 0, output)
+        for line in ["conv1 (conv2d)", "[-1, 32, 26, 26]", "Total params: 225,034", "Params size (MB): 0.86",
+                     "Estimated Total Size (MB): 1.37", "MACs (conv+linear): 2,631,040",
+                     "FLOPs (2 x MACs of conv+linear): 5,262,080", "thop total: 2,631,040", "Native file (.safetensors)"] {
+            XCTAssertTrue(output.contains(line), "missing \(line):\n\(output)")
+        }
+    }
+
+    func testSummaryJSON() throws {
+        let (status, output) = try run(["summary", "smallcnn", "--json", "--batch", "2"])
+        XCTAssertEqual(status, 0, output)
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any], output)
+        XCTAssertEqual(object["totalParameters"] as? Int, 225_034)
+        XCTAssertEqual(object["batch"] as? Int, 2)
+        XCTAssertEqual((object["operations"] as? [String: Int])?["macs"], 2 * 2_631_040)
+        XCTAssertEqual((object["layers"] as? [Any])?.count, 10)
+    }
+
+    func testSummaryRejectsMalformedInput() throws {
+        for input in ["3x224", "abc", "0x2x2", "3x224x224x1"] {
+            let (status, output) = try run(["summary", "smallcnn", "--input", input])
+            XCTAssertNotEqual(status, 0, output)
+            XCTAssertTrue(output.contains("expected CxHxW"), "\(input):\n\(output)")
+        }
+    }
+
+    func testSummaryOfUnknownModelListsTheZoo() throws {
+        let (status, output) = try run(["summary", "no-such-net"])
+        XCTAssertNotEqual(status, 0, output)
+        XCTAssertTrue(output.contains("unknown model 'no-such-net'") && output.contains("smallcnn"), output)
+    }
+
+    func testSummaryOfMissingFileNamesIt() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("pare-missing-\(UUID()).safetensors").path
+        let (status, output) = try run(["summary", path])
+        XCTAssertNotEqual(status, 0, output)
+        XCTAssertTrue(output.contains(path) && output.contains("no such file"), output)
+    }
+
+    /// A saved model summarises from its file, and the native size printed is the file's.
+    func testSummaryOfSavedFile() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("pare-summary-\(UUID()).safetensors")
+        defer { try? FileManager.default.removeItem(at: file) }
+        let saved = try run(["demo", "--synthetic", "--steps", "1", "--batch", "2", "--save", file.path])
+        XCTAssertEqual(saved.status, 0, saved.output)
+        let (status, output) = try run(["summary", file.path, "--json"])
+        XCTAssertEqual(status, 0, output)
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any], output)
+        let bytes = try FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int
+        XCTAssertEqual(object["nativeFileBytes"] as? Int, bytes)
+        XCTAssertEqual(object["totalParameters"] as? Int, 16_186)
+    }
+
+    func testZooListsModels() throws {
+        let (status, output) = try run(["zoo"])
+        XCTAssertEqual(status, 0, output)
+        for text in ["smallcnn", "1x28x28", "225,034", "2,631,040"] {
+            XCTAssertTrue(output.contains(text), "missing \(text):\n\(output)")
+        }
+        let json = try run(["zoo", "--json"])
+        XCTAssertEqual(json.status, 0, json.output)
+        let rows = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [[String: Any]], json.output)
+        let smallCNN = try XCTUnwrap(rows.first { $0["name"] as? String == "smallcnn" })
+        XCTAssertEqual(smallCNN["parameters"] as? Int, 225_034)
+        XCTAssertEqual(smallCNN["macs"] as? Int, 2_631_040)
+        XCTAssertEqual(smallCNN["input"] as? [Int], [1, 28, 28])
+    }
+
+    func testExportWritesONNX() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("pare-export-\(UUID()).onnx")
+        defer { try? FileManager.default.removeItem(at: file) }
+        let (status, output) = try run(["export", "tiny-residual", "--onnx", file.path, "--dynamic-batch"])
+        XCTAssertEqual(status, 0, output)
+        XCTAssertTrue(output.contains("opset 17"), output)
+        let size = try FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int ?? 0
+        XCTAssertGreaterThan(size, 60_000, "tiny-residual's weights alone are 60 kB")
+    }
+
+    func testExportRejectsAnUnsupportedOpset() throws {
+        let (status, output) = try run(["export", "tiny-residual", "--onnx", "/tmp/never-written.onnx", "--opset", "9"])
+        XCTAssertNotEqual(status, 0)
+        XCTAssertTrue(output.contains("opset 9 is not supported"), output)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "/tmp/never-written.onnx"))
     }
 }

@@ -81,6 +81,17 @@ final class DNNLExecutorTests: XCTestCase {
         try compare(graph(input: [17, 8, 8], [conv(33, [1, 1])]), batch: 2, mode: .training)
     }
 
+    /// Maps smaller than the kernel, where oneDNN has no optimised backward kernel for the
+    /// forward's layouts and the executor lets it choose layouts and reorders.
+    func testConvolutionsOnMapsSmallerThanTheKernel() throws {
+        let g = graph(input: [32, 2, 2], [conv(32, [3, 3], padding: Padding2d(1)), .relu,
+                                          conv(64, [3, 3], stride: [2, 2], padding: Padding2d(1)), .relu,
+                                          conv(64, [3, 3], padding: Padding2d(1))])
+        let executor = try DNNLExecutor(graph: try TestGraphs.withRandomParameters(g, seed: 1), batchSize: 2, mode: .training)
+        XCTAssertFalse(executor.planDescription.contains("backward weights: ref"), executor.planDescription)
+        try compare(g, batch: 2, mode: .training)
+    }
+
     func testGroupedAndDepthwiseConvolutions() throws {
         try compare(graph(input: [16, 9, 9], [conv(16, [3, 3], stride: [2, 2], padding: Padding2d(1), groups: 16)]),
                     batch: 2, mode: .training)

@@ -48,8 +48,28 @@ extension DNNLExecutor {
             try dnnlCheck(dnnl_dilated_convolution_backward_weights_desc_init(
                 &weightsDesc, dnnl_convolution_direct, &srcMD, &diffWeightsMD, &diffBiasMD, &dstMD,
                 geometry.strides, geometry.dilates, geometry.paddingL, geometry.paddingR), "describe convolution backward weights")
-            let pw = try primitive(&weightsDesc, hint: forward, name: "\(node.name) conv backward weights")
-            var args: [(Int32, Argument)] = [(DNNL_ARG_SRC, .buffer(x)), (DNNL_ARG_DIFF_DST, .buffer(dy))]
+            var pw = try primitive(&weightsDesc, hint: forward, name: "\(node.name) conv backward weights")
+            var xArg = x, dyArg = dy
+            if pw.isReference {
+                // oneDNN has no optimised kernel for these layouts (e.g. maps smaller than the
+                // kernel); let it choose layouts and reorder into them.
+                var anySrc = try MemoryDescriptor.any(src), anyDst = try MemoryDescriptor.any(fullShape(i))
+                var retryWeightsMD = try MemoryDescriptor.any(weightShape)
+                var retry = dnnl_convolution_desc_t()
+                try dnnlCheck(dnnl_dilated_convolution_backward_weights_desc_init(
+                    &retry, dnnl_convolution_direct, &anySrc, &retryWeightsMD, &diffBiasMD, &anyDst,
+                    geometry.strides, geometry.dilates, geometry.paddingL, geometry.paddingR), "describe convolution backward weights")
+                let alternative = try primitive(&retry, hint: forward, name: "\(node.name) conv backward weights")
+                if !alternative.isReference {
+                    discard(pw)
+                    pw = alternative
+                    xArg = try converted(x, to: pw.query(dnnl_query_src_md), at: t, name: "\(node.name) backward weights src")
+                    dyArg = try converted(dy, to: pw.query(dnnl_query_diff_dst_md), at: t, name: "\(node.name) backward weights diff_dst")
+                } else {
+                    discard(alternative)
+                }
+            }
+            var args: [(Int32, Argument)] = [(DNNL_ARG_SRC, .buffer(xArg)), (DNNL_ARG_DIFF_DST, .buffer(dyArg))]
             let weightName = node.parameterName("weight")
             let dWeight = try gradientArgument(weightName, plainShape: weightShape,
                                                layout: pw.query(dnnl_query_diff_weights_md), at: t)
@@ -67,11 +87,28 @@ extension DNNLExecutor {
                 try dnnlCheck(dnnl_dilated_convolution_backward_data_desc_init(
                     &dataDesc, dnnl_convolution_direct, &srcMD, &weightsMD, &dstMD,
                     geometry.strides, geometry.dilates, geometry.paddingL, geometry.paddingR), "describe convolution backward data")
-                let pd = try primitive(&dataDesc, hint: forward, name: "\(node.name) conv backward data")
+                var pd = try primitive(&dataDesc, hint: forward, name: "\(node.name) conv backward data")
+                var dyArg = dy
+                if pd.isReference {
+                    var anySrc = try MemoryDescriptor.any(src), anyDst = try MemoryDescriptor.any(fullShape(i))
+                    var retryWeightsMD = try MemoryDescriptor.any(weightShape)
+                    var retry = dnnl_convolution_desc_t()
+                    try dnnlCheck(dnnl_dilated_convolution_backward_data_desc_init(
+                        &retry, dnnl_convolution_direct, &anySrc, &retryWeightsMD, &anyDst,
+                        geometry.strides, geometry.dilates, geometry.paddingL, geometry.paddingR), "describe convolution backward data")
+                    let alternative = try primitive(&retry, hint: forward, name: "\(node.name) conv backward data")
+                    if !alternative.isReference {
+                        discard(pd)
+                        pd = alternative
+                        dyArg = try converted(dy, to: pd.query(dnnl_query_diff_dst_md), at: t, name: "\(node.name) backward data diff_dst")
+                    } else {
+                        discard(alternative)
+                    }
+                }
                 let weights = try backwardWeights(i, name: weightName, plainShape: weightShape,
                                                   layout: pd.query(dnnl_query_weights_md), at: t)
-                let target = gradientTarget(i, 0, srcMD)
-                addPrimitive(pd, [(DNNL_ARG_DIFF_DST, .buffer(dy)), (DNNL_ARG_WEIGHTS, weights),
+                let target = gradientTarget(i, 0, pd.query(dnnl_query_diff_src_md))
+                addPrimitive(pd, [(DNNL_ARG_DIFF_DST, .buffer(dyArg)), (DNNL_ARG_WEIGHTS, weights),
                                   (DNNL_ARG_DIFF_SRC, .buffer(target))], at: t)
                 try finishGradient(i, 0, target: target)
             }
@@ -228,6 +265,24 @@ extension DNNLExecutor {
             }
             try finishGradient(i, 0, target: target)
         }
+    }
+
+    /// `buffer` in layout `md`: itself when its layout already is `md`, else a copy made by a
+    /// reorder at `time`.
+    func converted(_ buffer: Int, to md: dnnl_memory_desc_t, at time: Int, name: String) throws -> Int {
+        if MemoryDescriptor.equal(buffers[buffer].md, md) {
+            touch(buffer, time)
+            return buffer
+        }
+        let copy = newBuffer(md, at: time)
+        let r = try reorder(from: buffers[buffer].md, to: md, name: name)
+        addPrimitive(r, [(DNNL_ARG_FROM, .buffer(buffer)), (DNNL_ARG_TO, .buffer(copy))], at: time)
+        return copy
+    }
+
+    /// Forgets a primitive that was created but will not run.
+    func discard(_ p: DNNLPrimitive) {
+        primitives.removeAll { $0 === p }
     }
 
     /// Where a weights-gradient primitive writes: the plain gradient tensor itself, or a

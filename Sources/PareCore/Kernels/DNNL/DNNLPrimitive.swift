@@ -32,6 +32,9 @@ final class DNNLPrimitive {
 
     var scratchpadBytes: Int { MemoryDescriptor.byteSize(query(dnnl_query_scratchpad_md)) }
 
+    /// Whether oneDNN fell back to its slow reference implementation.
+    var isReference: Bool { implementation.hasPrefix("ref") }
+
     /// The implementation oneDNN picked, e.g. "jit:avx512_core".
     var implementation: String {
         var info: UnsafePointer<CChar>?

@@ -1,0 +1,191 @@
+import Foundation
+import XCTest
+
+/// `pare train` and `pare eval` end to end on a small MNIST-format data set written here.
+final class TrainCommandTests: XCTestCase {
+    var binary: URL {
+        let bundle = Bundle(for: TrainCommandTests.self).bundleURL
+        let products = bundle.pathExtension == "xctest" ? bundle.deletingLastPathComponent() : bundle
+        return products.appendingPathComponent("pare")
+    }
+
+    var scratch: URL!
+
+    override func setUpWithError() throws {
+        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("pare-train-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() {
+        try? FileManager.default.removeItem(at: scratch)
+    }
+
+    func process(_ arguments: [String]) throws -> (Process, Pipe) {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        return (process, pipe)
+    }
+
+    func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let (process, pipe) = try process(arguments)
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    /// MNIST-format files (raw IDX) of 28×28 images in 4 classes: class c is a bright
+    /// square in quadrant c plus seeded noise.
+    func writeDataSet(train: Int, test: Int) throws -> String {
+        let directory = scratch.appendingPathComponent("data")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var state: UInt64 = 12345
+        func next() -> UInt64 {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return state >> 33
+        }
+        func big(_ value: Int) -> [UInt8] { (0..<4).map { UInt8((value >> (24 - 8 * $0)) & 0xFF) } }
+        for (prefix, count) in [("train", train), ("t10k", test)] {
+            var images: [UInt8] = [0, 0, 8, 3] + big(count) + big(28) + big(28)
+            var labels: [UInt8] = [0, 0, 8, 1] + big(count)
+            for _ in 0..<count {
+                let label = Int(next() % 4)
+                for y in 0..<28 {
+                    for x in 0..<28 {
+                        let inside = (y / 14) * 2 + (x / 14) == label
+                        images.append(UInt8((inside ? 70 : 40) + Int(next() % 140)))
+                    }
+                }
+                labels.append(UInt8(label))
+            }
+            try Data(images).write(to: directory.appendingPathComponent("\(prefix)-images-idx3-ubyte"))
+            try Data(labels).write(to: directory.appendingPathComponent("\(prefix)-labels-idx1-ubyte"))
+        }
+        return "mnist:" + directory.path
+    }
+
+    func tensors(_ file: URL) throws -> [String: Data] {
+        let data = try Data(contentsOf: file)
+        let headerLength = data.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+        let header = try XCTUnwrap(JSONSerialization.jsonObject(with: data.subdata(in: 8..<(8 + Int(headerLength)))) as? [String: Any])
+        var result: [String: Data] = [:]
+        for (name, entry) in header where name != "__metadata__" {
+            let offsets = try XCTUnwrap((entry as? [String: Any])?["data_offsets"] as? [Int])
+            let start = 8 + Int(headerLength)
+            result[name] = data.subdata(in: (start + offsets[0])..<(start + offsets[1]))
+        }
+        return result
+    }
+
+    /// A run killed with SIGKILL and resumed ends with exactly the weights of an
+    /// uninterrupted run with the same seed.
+    func testKilledAndResumedRunEndsWithTheUninterruptedWeights() throws {
+        let data = try writeDataSet(train: 1024, test: 64)
+        let common = ["smallcnn", "--data", data, "--epochs", "5", "--batch", "32", "--lr", "0.02", "--augment", "crop=2",
+                      "--threads", "1", "--seed", "11"]
+        let whole = scratch.appendingPathComponent("whole"), split = scratch.appendingPathComponent("split")
+        let uninterrupted = try run(["train"] + common + ["--out", whole.path])
+        XCTAssertEqual(uninterrupted.status, 0, uninterrupted.output)
+
+        let (victim, pipe) = try process(["train"] + common + ["--out", split.path])
+        let last = split.appendingPathComponent("last.safetensors")
+        let deadline = Date().addingTimeInterval(300)
+        while !FileManager.default.fileExists(atPath: last.path) && victim.isRunning && Date() < deadline { usleep(2000) }
+        kill(victim.processIdentifier, SIGKILL)
+        _ = pipe.fileHandleForReading.readDataToEndOfFile()
+        victim.waitUntilExit()
+        XCTAssertEqual(victim.terminationReason, .uncaughtSignal, "the run finished before it could be killed")
+
+        let resumed = try run(["train", "--resume", split.path])
+        XCTAssertEqual(resumed.status, 0, resumed.output)
+        XCTAssertTrue(resumed.output.contains("resuming \(split.path) after epoch"), resumed.output)
+        XCTAssertFalse(resumed.output.contains("after epoch 5 of 5"), "the kill came too late to test anything:\n\(resumed.output)")
+
+        let a = try tensors(whole.appendingPathComponent("last.safetensors"))
+        let b = try tensors(last)
+        XCTAssertEqual(Set(a.keys), Set(b.keys))
+        XCTAssertFalse(a.isEmpty)
+        for (name, bytes) in a { XCTAssertEqual(bytes, b[name], "\(name) differs between the killed-and-resumed run and the whole one") }
+        let csvA = try String(contentsOf: whole.appendingPathComponent("metrics.csv"), encoding: .utf8)
+        let csvB = try String(contentsOf: split.appendingPathComponent("metrics.csv"), encoding: .utf8)
+        // Everything but the timings (epoch seconds, images/s, data wait).
+        func losses(_ csv: String) -> [String] { csv.split(separator: "\n").map { $0.split(separator: ",").prefix(6).joined(separator: ",") } }
+        XCTAssertEqual(losses(csvA), losses(csvB))
+
+        // pare eval on the best checkpoint: the data set comes from the checkpoint.
+        let eval = try run(["eval", whole.appendingPathComponent("best.safetensors").path, "--json"])
+        XCTAssertEqual(eval.status, 0, eval.output)
+        let report = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(eval.output.utf8)) as? [String: Any], eval.output)
+        let result = try XCTUnwrap(report["result"] as? [String: Any])
+        XCTAssertEqual(result["samples"] as? Int, 64)
+        XCTAssertGreaterThan(result["top1"] as? Double ?? 0, 0.8, eval.output)
+        XCTAssertEqual(result["top5"] as? Double, 1, "4 classes: every label is in the top 5")
+        XCTAssertEqual((result["confusion"] as? [[Int]])?.flatMap { $0 }.reduce(0, +), 64)
+        let text = try run(["eval", whole.appendingPathComponent("last.safetensors").path, "--data", data])
+        XCTAssertEqual(text.status, 0, text.output)
+        XCTAssertTrue(text.output.contains("top-5") && text.output.contains("confusion matrix"), text.output)
+    }
+
+    /// The demo's real path (`make demo` runs it on Fashion-MNIST): train, then report
+    /// accuracy, parameters, size and latency.
+    func testDemoTrainsSmallCNNAndReports() throws {
+        let data = try writeDataSet(train: 256, test: 64)
+        let saved = scratch.appendingPathComponent("demo.safetensors")
+        let (status, output) = try run(["demo", "--data", data, "--epochs", "1", "--batch", "32", "--save", saved.path])
+        XCTAssertEqual(status, 0, output)
+        for text in ["smallcnn", "test accuracy after 1 epochs", "parameters: 225,034", "KiB", "inference latency, batch 1"] {
+            XCTAssertTrue(output.contains(text), "demo output lacks \(text):\n\(output)")
+        }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: saved.path))
+        let misuse = try run(["demo", "--steps", "3"])
+        XCTAssertNotEqual(misuse.status, 0)
+        XCTAssertTrue(misuse.output.contains("--synthetic"), misuse.output)
+    }
+
+    func testTrainHelpDocumentsEveryOption() throws {
+        let (status, output) = try run(["train", "--help"])
+        XCTAssertEqual(status, 0, output)
+        for option in ["--data", "--out", "--resume", "--epochs", "--batch", "--lr", "--momentum", "--nesterov", "--wd",
+                       "--optimizer", "--schedule", "--warmup", "--clip-grad-norm", "--augment", "--label-smoothing",
+                       "--accumulate", "--threads", "--seed", "--val-fraction", "--normalize", "--log-every", "--json",
+                       "fashion-mnist", "cifar10:DIR", "cosine", "onecycle", "adamw", "crop"] {
+            XCTAssertTrue(output.contains(option), "train --help lacks \(option):\n\(output)")
+        }
+    }
+
+    func testTrainErrorsNameTheProblem() throws {
+        let missing = scratch.appendingPathComponent("nowhere").path
+        var result = try run(["train", "smallcnn", "--data", "mnist:" + missing, "--out", scratch.appendingPathComponent("r").path])
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.output.contains(missing), result.output)
+
+        let data = try writeDataSet(train: 64, test: 16)
+        result = try run(["train", "no-such-net", "--data", data, "--out", scratch.appendingPathComponent("r").path])
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.output.contains("no-such-net") && result.output.contains("smallcnn"), result.output)
+
+        result = try run(["train", "smallcnn", "--data", data, "--out", scratch.appendingPathComponent("r").path,
+                          "--schedule", "sometimes"])
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.output.contains("sometimes"), result.output)
+
+        result = try run(["train", "smallcnn", "--data", data])
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.output.contains("--out"), result.output)
+
+        result = try run(["train", "--resume", scratch.appendingPathComponent("empty").path])
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.output.contains("no checkpoint to resume from"), result.output)
+
+        // A learning rate that blows up stops with a clear message.
+        result = try run(["train", "smallcnn", "--data", data, "--out", scratch.appendingPathComponent("nan").path,
+                          "--lr", "1e12", "--batch", "16", "--epochs", "2"])
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.output.contains("training stopped") && result.output.contains("NaN") || result.output.contains("nan"),
+                      result.output)
+    }
+}
