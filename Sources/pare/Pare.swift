@@ -5,5 +5,5 @@ struct Pare: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pare",
         abstract: "Make convolutional networks small and fast.",
-        subcommands: [Demo.self, ZooCommand.self, Summary.self, Bench.self, BenchKernels.self, Export.self])
+        subcommands: [Demo.self, ZooCommand.self, Summary.self, Bench.self, BenchKernels.self, Export.self, Import.self, Run.self])
 }
