@@ -56,7 +56,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "PareCoreTests", dependencies: ["PareCore", "PareModels"]),
-        .testTarget(name: "PareIOTests", dependencies: ["PareCore", "PareIO", "PareModels"]),
+        .testTarget(name: "PareIOTests", dependencies: ["PareCore", "PareIO", "PareModels"], exclude: ["Fixtures"]),
         .testTarget(name: "PareCLITests", dependencies: ["pare"]),
         .testTarget(name: "PareDataTests", dependencies: ["PareCore", "PareData", "CJPEG", "CZlib"]),
         .testTarget(name: "PareAnalysisTests", dependencies: ["PareAnalysis", "PareModels", "PareIO", "PareCore"]),
