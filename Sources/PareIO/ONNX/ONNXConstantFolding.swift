@@ -2,6 +2,10 @@
 /// (`Shape` -> `Gather` -> `Unsqueeze` -> `Concat` -> `Reshape`) and any other subgraph
 /// that depends on initializers and constants only.
 enum ConstantFolding {
+    /// The most elements a folded result may have (a corrupt file must not make the importer
+    /// allocate without bound).
+    static let maxFoldedElements = 1 << 28
+
     /// The operators ``evaluate(_:_:_:)`` computes.
     static let operators: Set<String> = [
         "Identity", "Cast", "Gather", "Unsqueeze", "Squeeze", "Concat", "Reshape", "Flatten", "Slice",
@@ -262,6 +266,9 @@ enum ConstantFolding {
             guard x == y || x == 1 || y == 1 else { throw ImportFailure.invalid("cannot broadcast \(a.shape) with \(b.shape)") }
             shape.append(x == 1 ? y : x)
         }
+        guard let count = checkedProduct(shape), count <= maxFoldedElements else {
+            throw ImportFailure.unsupported("broadcasting \(a.shape) with \(b.shape) gives too many elements to fold")
+        }
         let aStrides = zip(strides(aShape), aShape).map { $1 == 1 ? 0 : $0 }
         let bStrides = zip(strides(bShape), bShape).map { $1 == 1 ? 0 : $0 }
         var aIndex: [Int] = []
@@ -298,7 +305,9 @@ enum ConstantFolding {
         let outer = data.shape[..<axis].reduce(1, *)
         let inner = data.shape[(axis + 1)...].reduce(1, *)
         let shape = Array(data.shape[..<axis]) + indices.shape + Array(data.shape[(axis + 1)...])
-        let count = outer * resolved.count * inner
+        guard let count = checkedProduct([outer, resolved.count, inner]), count <= maxFoldedElements else {
+            throw ImportFailure.unsupported("Gather result too large to fold")
+        }
         return data.gathered(shape: shape, count: count) { flat in
             let o = flat / (resolved.count * inner)
             let k = (flat / inner) % resolved.count
@@ -307,7 +316,7 @@ enum ConstantFolding {
     }
 
     private static func concat(_ values: [ConstantTensor], axis rawAxis: Int) throws -> ConstantTensor {
-        guard let first = values.first else { throw ImportFailure.invalid("Concat of nothing") }
+        guard let first = values.first, first.rank >= 1 else { throw ImportFailure.invalid("Concat of nothing or of scalars") }
         let axis = try normalizeAxis(rawAxis, rank: first.rank)
         for value in values where value.rank != first.rank
             || zip(value.shape, first.shape).enumerated().contains(where: { $0.offset != axis && $0.element.0 != $0.element.1 }) {

@@ -257,7 +257,9 @@ extension ONNXGraphTranslator {
         switch autoPad {
         case "NOTSET":
             let pads = try attributes.ints("pads") ?? [0, 0, 0, 0]
-            guard pads.count == 4, pads.allSatisfy({ $0 >= 0 }) else { throw ImportFailure.unsupported("pads \(pads); Pare needs 4 non-negative values") }
+            guard pads.count == 4, pads.allSatisfy({ $0 >= 0 && $0 <= maxWindowExtent }) else {
+                throw ImportFailure.unsupported("pads \(pads); Pare needs 4 non-negative values")
+            }
             return Padding2d(top: pads[0], left: pads[1], bottom: pads[2], right: pads[3])
         case "VALID":
             return Padding2d(0)
@@ -275,9 +277,11 @@ extension ONNXGraphTranslator {
         }
     }
 
+    /// A 2-D window attribute (`strides`, `dilations`): two positive values.
     private func pair(_ name: String, default value: Int) throws -> [Int] {
         let values = try attributes.ints(name) ?? [value, value]
         guard values.count == 2 else { throw ImportFailure.unsupported("\(name) \(values); Pare's windows are 2-D") }
+        guard values.allSatisfy({ $0 > 0 && $0 <= maxWindowExtent }) else { throw ImportFailure.invalid("\(name) \(values)") }
         return values
     }
 
@@ -290,7 +294,7 @@ extension ONNXGraphTranslator {
         let bias = try optionalConstant(2, "bias")
         let groups = try attributes.int("group", default: 1)
         let kernel = try attributes.ints("kernel_shape") ?? Array(weight.shape[2...])
-        guard kernel == Array(weight.shape[2...]) else {
+        guard kernel == Array(weight.shape[2...]), kernel.allSatisfy({ $0 > 0 && $0 <= maxWindowExtent }) else {
             throw ImportFailure.invalid("kernel_shape \(kernel) differs from the weight's \(weight.shape)")
         }
         let stride = try pair("strides", default: 1)
@@ -301,14 +305,18 @@ extension ONNXGraphTranslator {
                                         height: input[1] + extra.top + extra.bottom, width: input[2] + extra.left + extra.right)
         padding = Padding2d(top: padding.top + extra.top, left: padding.left + extra.left,
                             bottom: padding.bottom + extra.bottom, right: padding.right + extra.right)
-        guard groups >= 1, weight.shape[1] * groups == input[0] else {
+        guard groups >= 1, groups <= input[0], weight.shape[1] * groups == input[0] else {
             throw ImportFailure.invalid("weight \(weight.shape) with group \(groups) does not fit \(input[0]) input channels")
         }
         if let bias, bias.elementCount != weight.shape[0] {
             throw ImportFailure.invalid("bias of shape \(bias.shape) for \(weight.shape[0]) output channels")
         }
-        var tensors = ["weight": weight.tensor()!]
-        if let bias { tensors["bias"] = bias.tensor(shape: [weight.shape[0]]) }
+        guard let weightTensor = weight.tensor() else { throw ImportFailure.invalid("the weight depends on the batch size") }
+        var tensors = ["weight": weightTensor]
+        if let bias {
+            guard let biasTensor = bias.tensor(shape: [weight.shape[0]]) else { throw ImportFailure.invalid("symbolic bias") }
+            tensors["bias"] = biasTensor
+        }
         let attributes = Conv2dAttributes(outChannels: weight.shape[0], kernelSize: kernel, stride: stride, padding: padding,
                                           dilation: dilation, groups: groups, bias: bias != nil)
         let name = nodeName(kind: "conv2d", parameterPrefix: statePrefix(inputIndex: 1, suffix: "weight"), hasParameters: true)
@@ -345,7 +353,8 @@ extension ONNXGraphTranslator {
         let (x, extra) = try windowInput()
         let input = shapes[x]
         guard input.rank == 3 else { throw ImportFailure.unsupported("input of shape [N, \(input)]; Pare pools [N, C, H, W]") }
-        guard let kernel = try attributes.ints("kernel_shape"), kernel.count == 2 else {
+        guard let kernel = try attributes.ints("kernel_shape"), kernel.count == 2,
+              kernel.allSatisfy({ $0 > 0 && $0 <= maxWindowExtent }) else {
             throw ImportFailure.unsupported("kernel_shape \((try? attributes.ints("kernel_shape")) ?? nil ?? []); Pare's windows are 2-D")
         }
         let stride = try pair("strides", default: 1)
@@ -565,7 +574,7 @@ extension ONNXGraphTranslator {
             let chunk = (channels + outputs - 1) / max(outputs, 1)
             return (0..<outputs).map { min(chunk, max(channels - $0 * chunk, 0)) }
         }()
-        guard resolved.count == outputs, resolved.allSatisfy({ $0 > 0 }), resolved.reduce(0, +) == channels else {
+        guard resolved.count == outputs, resolved.allSatisfy({ $0 > 0 && $0 <= channels }), resolved.reduce(0, +) == channels else {
             throw ImportFailure.invalid("split sizes \(resolved) for \(channels) channels into \(outputs) outputs")
         }
         var start = 0
@@ -639,13 +648,18 @@ extension ONNXGraphTranslator {
             pads = full
         }
         guard pads.count == 8 else { throw ImportFailure.invalid("pads \(pads) for a rank-4 tensor") }
-        guard pads[0] == 0, pads[1] == 0, pads[4] == 0, pads[5] == 0, pads.allSatisfy({ $0 >= 0 }) else {
+        guard pads[0] == 0, pads[1] == 0, pads[4] == 0, pads[5] == 0,
+              pads.allSatisfy({ $0 >= 0 }), (pads + [existing.top, existing.left, existing.bottom, existing.right]).reduce(0, +) <= maxWindowExtent else {
             throw ImportFailure.unsupported("pads \(pads); Pare folds non-negative padding of H and W only")
         }
         defineOutput(0, .padded(x, Padding2d(top: existing.top + pads[2], left: existing.left + pads[3],
                                               bottom: existing.bottom + pads[6], right: existing.right + pads[7])))
     }
 }
+
+/// The largest kernel, stride, dilation or padding the importer accepts: far beyond any CNN,
+/// small enough that window arithmetic cannot overflow on a corrupt file.
+let maxWindowExtent = 1 << 20
 
 /// A float attribute as the decimal number it was written as (`1e-05`, not the nearest
 /// float's `9.99999974737875e-06`), so values round-trip through ONNX's float attributes.

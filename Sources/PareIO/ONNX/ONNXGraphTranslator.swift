@@ -326,17 +326,23 @@ func isPlainName(_ name: String) -> Bool {
 }
 
 /// The module path in a TorchScript exporter node name: `/layer1/layer1.0/conv1/Conv` gives
-/// `layer1.0.conv1` (each scope is either a child's full path or its name in the parent).
+/// `layer1.0.conv1`, `/layer4/layer4.0/downsample/downsample.0/Conv` gives
+/// `layer4.0.downsample.0`. A scope is the child's name in its parent, where the children of
+/// a `Sequential` are written `parent.index`: such a scope extends the previous one.
 func torchModulePath(_ nodeName: String) -> String? {
     guard nodeName.hasPrefix("/") else { return nil }
     let scopes = nodeName.split(separator: "/").dropLast().map(String.init)
     var path = ""
+    var previous = ""
     for scope in scopes {
-        if path.isEmpty || scope.hasPrefix(path + ".") {
+        if path.isEmpty {
             path = scope
+        } else if scope.hasPrefix(previous + ".") {
+            path += scope.dropFirst(previous.count)
         } else {
             path += "." + scope
         }
+        previous = scope
     }
     return path.isEmpty ? nil : path
 }
