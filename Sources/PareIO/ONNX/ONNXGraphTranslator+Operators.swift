@@ -183,6 +183,8 @@ extension ONNXGraphTranslator {
         default: shift = perChannel.map { -$0 }
         }
         let alone = pareUses[x] == 1
+        // Folding consumes this op's use of x; the uses of its output then count for x.
+        if alone { pareUses[x] = 0 }
         switch nodes[x].op {
         case .batchNorm where alone:
             let gamma = parameters[nodes[x].parameterName("weight")]!.floats
@@ -207,16 +209,16 @@ extension ONNXGraphTranslator {
             return defineOutput(0, .node(x))
         case .input, .conv2d, .batchNorm, .relu, .relu6, .hardSwish, .sigmoid, .maxPool, .avgPool, .globalAvgPool,
              .linear, .add, .concat, .channelShuffle, .channelSlice, .flatten, .dropout, .softmax:
-            break
+            if alone { pareUses[x] = 1 }
         }
         let channels = shape[0]
         let tensors: [String: Tensor] = [
             "weight": try Tensor(shape: [channels], values: scale ?? [Float](repeating: 1, count: channels)),
             "bias": try Tensor(shape: [channels], values: shift ?? [Float](repeating: 0, count: channels)),
             "running_mean": Tensor(zeros: [channels]),
-            "running_var": Tensor(repeating: 1, shape: [channels]),
+            "running_var": Tensor(repeating: Float(1 - affineBatchNormEpsilon), shape: [channels]),
         ]
-        let index = try appendNode(.batchNorm(BatchNormAttributes(eps: 0)), inputs: [x],
+        let index = try appendNode(.batchNorm(BatchNormAttributes(eps: affineBatchNormEpsilon)), inputs: [x],
                                    name: nodeName(kind: "batchNorm", hasParameters: true), parameters: tensors)
         defineOutput(0, .node(index))
     }
@@ -534,7 +536,6 @@ extension ONNXGraphTranslator {
 
     private mutating func transpose() throws {
         guard case let .channelGroups(x, groups)? = try value(0), try attributes.ints("perm") == [0, 2, 1, 3, 4] else {
-            _ = try activation(0)
             throw ImportFailure.unsupported("Transpose with perm \(String(describing: try? attributes.ints("perm"))); Pare reads "
                                             + "Transpose only inside a channel shuffle (perm [0, 2, 1, 3, 4])")
         }
@@ -550,13 +551,13 @@ extension ONNXGraphTranslator {
         defineOutput(0, .node(try appendNode(.concat, inputs: xs, name: nodeName(kind: "concat"))))
     }
 
-    /// Channels `start ..< start + count` of `x` as output `k` (the input itself when whole).
+    /// Channels `start ..< start + count` of `x` as output `k` (the input itself when whole);
+    /// nothing when the output is unused.
     private mutating func channelSlice(_ x: Int, start: Int, count: Int, output k: Int) throws {
+        guard outputIsUsed(k) else { return }
         if start == 0 && count == shapes[x][0] { return defineOutput(k, .node(x)) }
         let op = Op.channelSlice(start: start, count: count)
-        let base = nodeName(kind: op.kind)
-        let name = current.output.count > 1 ? "\(base)_\(k)" : base
-        defineOutput(k, .node(try appendNode(op, inputs: [x], name: usedNames.contains(name) ? "\(op.kind)_\(nodes.count)" : name)))
+        defineOutput(k, .node(try appendNode(op, inputs: [x], name: nodeName(kind: op.kind))))
     }
 
     private mutating func split() throws {
@@ -656,6 +657,13 @@ extension ONNXGraphTranslator {
                                               bottom: existing.bottom + pads[6], right: existing.right + pads[7])))
     }
 }
+
+/// The epsilon of a batch norm that computes a plain per-channel affine map: its running
+/// variance is `1 - epsilon`, so `sqrt(variance + epsilon)` is exactly 1 (2^-20 and
+/// `1 - 2^-20` are exact in float). Not 0: with epsilon 0 the DNNL executor computed wrong
+/// values for such a batch norm on 13 channels between a max pool and two convs (blocked
+/// layout, padded channels), while epsilon 1e-20 and the reference kernels were right.
+let affineBatchNormEpsilon = 1.0 / 1_048_576
 
 /// The largest kernel, stride, dilation or padding the importer accepts: far beyond any CNN,
 /// small enough that window arithmetic cannot overflow on a corrupt file.
