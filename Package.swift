@@ -57,7 +57,7 @@ let package = Package(
             ]),
         .testTarget(name: "PareCoreTests", dependencies: ["PareCore", "PareModels"]),
         .testTarget(name: "PareIOTests", dependencies: ["PareCore", "PareIO", "PareModels"], exclude: ["Fixtures"]),
-        .testTarget(name: "PareCLITests", dependencies: ["pare"]),
+        .testTarget(name: "PareCLITests", dependencies: ["pare", "PareCore", "PareIO"], exclude: ["Fixtures"]),
         .testTarget(name: "PareDataTests", dependencies: ["PareCore", "PareData", "CJPEG", "CZlib"]),
         .testTarget(name: "PareAnalysisTests", dependencies: ["PareAnalysis", "PareModels", "PareIO", "PareCore"]),
         .testTarget(name: "PareModelsTests", dependencies: ["PareCore", "PareModels", "PareData", "PareTrain"]),

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PareAnalysis
 import PareCore
+import PareData
 import PareIO
 import PareModels
 
@@ -47,6 +48,14 @@ extension Pare {
             whose file leaves H or W symbolic.
             """, transform: parseInputShape)
         var input: Shape?
+        @Option(help: """
+            Image preprocessing `pare run` applies to this model, stored in its metadata under \
+            `preprocess`: e.g. "resize=256 crop=224 normalize=imagenet" (see `pare run --help`).
+            """)
+        var preprocess: String?
+        @Option(help: ArgumentHelp("Class names, one per line, stored in the metadata under `labels` for `pare run`.",
+                                   valueName: "FILE"))
+        var labels: String?
 
         var isONNX: Bool { model == nil }
 
@@ -61,10 +70,11 @@ extension Pare {
             }
             if let classes, classes <= 0 { throw ValidationError("--classes must be positive") }
             if let widthMultiplier, !(widthMultiplier > 0) { throw ValidationError("--width-multiplier must be positive") }
+            if let preprocess { _ = try ImagePreprocessing(parsing: preprocess) }
         }
 
         func run() throws {
-            let graph: Graph
+            var graph: Graph
             if let model {
                 let entry = try Zoo.entry(model)
                 let structure = try entry.build(ZooOptions(classes: classes, input: input, widthMultiplier: widthMultiplier,
@@ -74,6 +84,18 @@ extension Pare {
                 graph = loaded
             } else {
                 graph = try ONNXImport.read(from: URL(fileURLWithPath: file), options: ONNXImportOptions(input: input))
+            }
+            if let preprocess { graph.metadata[ImagePreprocessing.metadataKey] = preprocess }
+            if let labels {
+                let names = try String(contentsOfFile: labels, encoding: .utf8).split(separator: "\n").map {
+                    $0.trimmingCharacters(in: .whitespaces)
+                }.filter { !$0.isEmpty }
+                let output = try graph.inferShapes()[graph.outputs[0]]
+                guard output.rank == 1, output[0] == names.count else {
+                    throw ValidationError("\(labels) has \(names.count) class names; the model's output is [\(output)]")
+                }
+                let encoded = try JSONEncoder().encode(names)
+                graph.metadata["labels"] = String(decoding: encoded, as: UTF8.self)
             }
             try ModelFile.save(graph, to: URL(fileURLWithPath: out))
             let parameterCount = try graph.trainableParameterCount()
