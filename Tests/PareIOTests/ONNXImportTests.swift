@@ -23,8 +23,9 @@ final class ONNXImportTests: XCTestCase {
     }
 
     func testZooModelsRoundTripUnchanged() throws {
-        for name in ["resnet20", "mobilenet_v2-cifar", "tiny-residual", "smallcnn", "studentnet"] {
-            var graph = try Zoo.build(name, options: ZooOptions(withParameters: false))
+        for (name, input) in [("resnet20", nil), ("mobilenet_v2-cifar", nil), ("tiny-residual", nil), ("smallcnn", nil),
+                              ("studentnet", nil), ("shufflenet_v2_x0_5", [3, 32, 32] as Shape?)] {
+            var graph = try Zoo.build(name, options: ZooOptions(input: input, withParameters: false))
             try randomizeParameters(&graph, seed: 5)
             // Dropout is exported as Identity (evaluation form) and so is not read back.
             let withoutDropout = graph.nodes.filter { if case .dropout = $0.op { return false } else { return true } }
