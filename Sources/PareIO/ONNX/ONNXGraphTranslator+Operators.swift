@@ -150,6 +150,10 @@ extension ONNXGraphTranslator {
         case let (.constant(c), .node(x)) where opType == "Add" || opType == "Mul":
             try affine(x, opType, c)
         default:
+            if opType == "Mul", a.isActivation, b.isActivation {
+                throw ImportFailure.unsupported("Mul of two activations (as in a squeeze-and-excitation block): Pare's graph "
+                                                + "has no elementwise product; it reads x * HardSigmoid(x) as hard swish")
+            }
             _ = try activation(0)
             _ = try activation(1)
             throw ImportFailure.unsupported("\(opType) of these inputs; Pare reads Add of two activations (a residual), "
@@ -399,7 +403,7 @@ extension ONNXGraphTranslator {
         }
         var result = try appendNode(.globalAvgPool, inputs: [x], name: nodeName(kind: "globalAvgPool"))
         if try attributes.int("keepdims", default: 1) == 0 {
-            result = try appendNode(.flatten, inputs: [result], name: nodeName(kind: "flatten") + "_flatten")
+            result = try appendNode(.flatten, inputs: [result], name: nodeName(kind: "flatten"))
         }
         defineOutput(0, .node(result))
     }
@@ -664,6 +668,14 @@ extension ONNXGraphTranslator {
 /// values for such a batch norm on 13 channels between a max pool and two convs (blocked
 /// layout, padded channels), while epsilon 1e-20 and the reference kernels were right.
 let affineBatchNormEpsilon = 1.0 / 1_048_576
+
+extension ImportedValue {
+    /// Whether the value is computed at run time (not a constant).
+    var isActivation: Bool {
+        if case .constant = self { return false }
+        return true
+    }
+}
 
 /// The largest kernel, stride, dilation or padding the importer accepts: far beyond any CNN,
 /// small enough that window arithmetic cannot overflow on a corrupt file.

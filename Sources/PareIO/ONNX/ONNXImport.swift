@@ -66,7 +66,7 @@ public enum ONNXImport {
         do {
             model = try Onnx_ModelProto(serializedBytes: data)
         } catch {
-            throw ONNXImportError(file: source, problem: .unreadable(reason: "protobuf decoding failed: \(error)"))
+            throw ONNXImportError(file: source, problem: .unreadable(reason: "protobuf decoding failed: \(error); is the file complete?"))
         }
         var translator = ONNXGraphTranslator(model: model, source: source, options: options)
         return try translator.translate()

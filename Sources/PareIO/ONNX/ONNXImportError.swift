@@ -32,7 +32,7 @@ public struct ONNXImportError: Error, CustomStringConvertible, Equatable {
     private var problemDescription: String {
         switch problem {
         case let .unreadable(reason):
-            return "not a readable ONNX model (\(reason)); is the file complete?"
+            return "not a readable ONNX model (\(reason))"
         case let .invalidModel(reason):
             return "invalid ONNX model: \(reason)"
         case let .unsupportedOpset(found):
