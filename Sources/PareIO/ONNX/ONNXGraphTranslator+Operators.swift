@@ -13,7 +13,7 @@ extension ONNXGraphTranslator {
     mutating func translateCurrent() throws {
         let opType = current.opType
         guard current.domain.isEmpty || current.domain == "ai.onnx" else {
-            throw failure(.unsupportedOperator(node: current.name, opType: opType, domain: current.domain, opset: opset))
+            throw failure(.unsupportedOperator(node: displayName, opType: opType, domain: current.domain, opset: opset))
         }
         if opType == "Constant" { return defineOutput(0, .constant(try constantAttribute())) }
         if opType == "Shape" { return try shape() }
@@ -64,8 +64,7 @@ extension ONNXGraphTranslator {
                 throw ImportFailure.unsupported("\(opType) is read on constants only (shape arithmetic), "
                                                 + "but an input here is an activation")
             }
-            throw failure(.unsupportedOperator(node: current.name.isEmpty ? (current.output.first ?? "?") : current.name,
-                                               opType: opType, domain: current.domain, opset: opset))
+            throw failure(.unsupportedOperator(node: displayName, opType: opType, domain: current.domain, opset: opset))
         }
     }
 

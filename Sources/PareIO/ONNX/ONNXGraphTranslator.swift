@@ -42,6 +42,8 @@ struct ONNXGraphTranslator {
     var fixedBatch: Int?
     /// The ONNX node being translated, and its attributes.
     var current = Onnx_NodeProto()
+    /// Its position in the ONNX graph.
+    var currentIndex = 0
     var attributes = NodeAttributes(Onnx_NodeProto())
 
     init(model: Onnx_ModelProto, source: String, options: ONNXImportOptions) {
@@ -84,13 +86,18 @@ struct ONNXGraphTranslator {
         try declareInputs()
         for (index, node) in graph.node.enumerated() {
             current = node
+            currentIndex = index
             attributes = NodeAttributes(node)
             do {
                 try translateCurrent()
             } catch let ImportFailure.invalid(reason) {
-                throw failure(.invalidModel(reason: "node '\(displayName(index))' (\(node.opType)): \(reason)"))
+                throw failure(.invalidModel(reason: "node '\(displayName)' (\(node.opType)): \(reason)"))
             } catch let ImportFailure.unsupported(reason) {
-                throw failure(.unsupportedUse(node: displayName(index), opType: node.opType, reason: reason))
+                throw failure(.unsupportedUse(node: displayName, opType: node.opType, reason: reason))
+            } catch let error as ONNXImportError {
+                throw error
+            } catch {
+                throw failure(.invalidModel(reason: "node '\(displayName)' (\(node.opType)): \(error)"))
             }
         }
 
@@ -313,9 +320,9 @@ struct ONNXGraphTranslator {
     }
 
     /// A name for messages: the ONNX node's name, or its position and first output.
-    func displayName(_ index: Int) -> String {
+    var displayName: String {
         if !current.name.isEmpty { return current.name }
-        return "#\(index)" + (current.output.first.map { " -> \($0)" } ?? "")
+        return "#\(currentIndex)" + (current.output.first.map { " -> \($0)" } ?? "")
     }
 }
 
