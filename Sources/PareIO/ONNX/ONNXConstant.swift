@@ -184,8 +184,17 @@ extension ConstantTensor {
         let dataType = DataType(rawValue: Int(proto.dataType))
         switch dataType {
         case .float?:
-            if raw != nil {
-                self.init(shape: dims, floats: try rawValues(Float.self) { $0 })
+            if let raw {
+                try checkCount(raw.count / 4, "raw_data")
+                guard raw.count == count * 4 else {
+                    throw ImportFailure.invalid("\(name): raw_data of \(raw.count) bytes is no whole number of elements")
+                }
+                // Little-endian, as on every platform Pare runs on: a plain copy.
+                let floats = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+                    _ = raw.copyBytes(to: buffer)
+                    initialized = count
+                }
+                self.init(shape: dims, floats: floats)
             } else {
                 try checkCount(proto.floatData.count, "float_data")
                 self.init(shape: dims, floats: proto.floatData)
