@@ -43,6 +43,7 @@ final class ONNXImportTests: XCTestCase {
 
     /// Exports `prunedGraph()`, applies `rewrite` to the ONNX model, imports it and checks
     /// that the result equals `expected` (default: the original graph) exactly.
+    @discardableResult
     private func assertRewriteImportsAs(_ expected: Graph? = nil, file: StaticString = #filePath, line: UInt = #line,
                                         _ rewrite: (inout ModelEditor) throws -> Void) throws -> Graph {
         let graph = try prunedGraph()
