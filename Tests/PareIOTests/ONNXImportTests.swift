@@ -161,7 +161,7 @@ final class ONNXImportTests: XCTestCase {
     }
 
     func testMulAndAddAfterBatchNormFoldIntoIt() throws {
-        var expected = try prunedGraph()
+        let expected = try prunedGraph()
         let scale: [Float] = (0..<13).map { 0.5 + Float($0) / 8 }
         let shift: [Float] = (0..<13).map { Float($0) / 16 - 0.25 }
         let gamma = expected.parameters["stem.1.weight"]!.floats
