@@ -8,7 +8,7 @@ SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Python environment for the ONNX export check (numpy, onnx, onnxruntime from PyPI).
 ONNX_VENV   ?= .venv-onnx
 
-.PHONY: deps build release test onnx-venv demo bench clean
+.PHONY: deps build release test onnx-venv onnx-fixtures demo bench clean
 
 ## deps: install the Debian packages Pare builds against (only those missing)
 deps:
@@ -53,6 +53,13 @@ onnx-venv:
 	else \
 	  echo "could not set up $(ONNX_VENV) (python3 -m venv or pip install numpy onnx onnxruntime failed)"; exit 1; \
 	fi
+
+## onnx-fixtures: regenerate the committed ONNX import fixtures (Tests/PareIOTests/Fixtures/onnx) with
+## $(PYTHON), which needs torch, torchvision, onnx, onnxruntime, onnxscript and safetensors. Run by
+## hand; CI uses the committed files.
+onnx-fixtures:
+	@if [ -z "$(PYTHON)" ]; then echo "usage: make onnx-fixtures PYTHON=/path/to/python (with torch, torchvision, onnx, onnxruntime, onnxscript, safetensors)"; exit 2; fi
+	$(PYTHON) scripts/make-onnx-fixtures.py
 
 ## demo: train smallcnn on Fashion-MNIST for 3 epochs with a progress bar, then print its
 ## test accuracy, parameters, size and inference latency (`pare demo --synthetic` needs no data)

@@ -7,15 +7,26 @@ import PareModels
 extension Pare {
     struct Export: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Write a model in another format (ONNX).",
+            abstract: "Write a model as ONNX or as a PyTorch state dict.",
             discussion: """
-                MODEL is a zoo name (seeded initial weights) or a native .safetensors model file. \
+                MODEL is a zoo name (seeded initial weights, --seed) or a native .safetensors model \
+                file. Give --onnx, --safetensors-state-dict or both.
+
                 --onnx writes a standard ONNX model in evaluation form: initializers keep the \
-                state-dict names, the input is `input` [N, C, H, W], the output `output`.
+                state-dict names, the input is `input` [N, C, H, W], the output `output`; \
+                `pare import` reads it back.
+
+                --safetensors-state-dict writes the parameters alone, under their state-dict names, \
+                as safetensors.torch.save_file does: for a zoo model, \
+                model.load_state_dict(safetensors.torch.load_file(OUT)) loads it into the matching \
+                torchvision model (batch norms include num_batches_tracked, int64, as torch expects).
                 """)
 
         @Argument(help: "Zoo model name or .safetensors model file.") var model: String
-        @Option(help: ArgumentHelp("Write an ONNX model to this path.", valueName: "OUT.onnx")) var onnx: String
+        @Option(help: ArgumentHelp("Write an ONNX model to this path.", valueName: "OUT.onnx")) var onnx: String?
+        @Option(help: ArgumentHelp("Write the parameters as a PyTorch state dict (safetensors) to this path.",
+                                   valueName: "OUT.safetensors"))
+        var safetensorsStateDict: String?
         @Option(help: "ONNX opset (\(ONNXExportOptions.supportedOpsets.lowerBound)-\(ONNXExportOptions.supportedOpsets.upperBound)).")
         var opset = ONNXExportOptions.defaultOpset
         @Flag(help: "Make the batch dimension symbolic (`batch`) instead of --batch.") var dynamicBatch = false
@@ -25,6 +36,9 @@ extension Pare {
         @Option(help: "Seed of a zoo model's initial weights.") var seed: UInt64 = 0
 
         func validate() throws {
+            guard onnx != nil || safetensorsStateDict != nil else {
+                throw ValidationError("nothing to write: give --onnx OUT.onnx and/or --safetensors-state-dict OUT.safetensors")
+            }
             guard ONNXExportOptions.supportedOpsets.contains(opset) else {
                 throw ValidationError(ONNXExportError.unsupportedOpset(opset).description)
             }
@@ -36,11 +50,21 @@ extension Pare {
         func run() throws {
             let graph = try ModelReference(text: model).graph(input: try input.map(parseInputShape), classes: classes,
                                                               withParameters: true, seed: seed)
-            let url = URL(fileURLWithPath: onnx)
-            try ONNXExport.write(graph, to: url, options: ONNXExportOptions(opset: opset, dynamicBatch: dynamicBatch,
-                                                                          batch: batch))
-            let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0
-            print("wrote \(onnx): ONNX opset \(opset), \(graph.nodes.count) nodes, \(size) bytes")
+            if let onnx {
+                let url = URL(fileURLWithPath: onnx)
+                try ONNXExport.write(graph, to: url, options: ONNXExportOptions(opset: opset, dynamicBatch: dynamicBatch,
+                                                                              batch: batch))
+                print("wrote \(onnx): ONNX opset \(opset), \(graph.nodes.count) nodes, \(fileSize(url)) bytes")
+            }
+            if let safetensorsStateDict {
+                let url = URL(fileURLWithPath: safetensorsStateDict)
+                try StateDict.write(graph, to: url)
+                print("wrote \(safetensorsStateDict): state dict of \(graph.parameters.count) tensors, \(fileSize(url)) bytes")
+            }
+        }
+
+        private func fileSize(_ url: URL) -> Int {
+            (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0
         }
     }
 }

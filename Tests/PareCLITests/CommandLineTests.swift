@@ -3,30 +3,12 @@ import XCTest
 
 /// Runs the built `pare` binary end to end.
 final class CommandLineTests: XCTestCase {
-    var binary: URL {
-        // The test bundle sits beside the products in .build/<triple>/debug.
-        let bundle = Bundle(for: CommandLineTests.self).bundleURL
-        let products = bundle.pathExtension == "xctest" ? bundle.deletingLastPathComponent() : bundle
-        return products.appendingPathComponent("pare")
-    }
-
-    func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
+    func run(_ arguments: [String]) throws -> (status: Int32, output: String) { try runPare(arguments) }
 
     func testHelpListsCommands() throws {
         let (status, output) = try run(["--help"])
         XCTAssertEqual(status, 0)
-        for command in ["demo", "bench-kernels", "zoo", "summary", "export"] { XCTAssertTrue(output.contains(command), "help lacks \(command):\n\(output)") }
+        for command in ["demo", "bench-kernels", "zoo", "summary", "export", "import", "run"] { XCTAssertTrue(output.contains(command), "help lacks \(command):\n\(output)") }
     }
 
     func testBadOptionIsAClearError() throws {

@@ -200,4 +200,26 @@ final class DNNLExecutorTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("n0.weight"), "\(error)")
         }
     }
+
+    /// Output tensors view the executor's arena; they must keep it alive, so that an
+    /// executor used as a temporary (`try DNNLExecutor(...).forward(x)`) does not leave
+    /// dangling outputs. Freed memory is refilled with NaNs to make a dangling read visible.
+    func testOutputsOutliveTheExecutor() throws {
+        let graph = try TestGraphs.withRandomParameters(TestGraphs.resNetBasicBlock(channels: 16, size: 12), seed: 3)
+        var generator = SeededGenerator(seed: 5)
+        let input = Tensor.randomNormal(try graph.inferShapes()[graph.inputIndices[0]].prepending(2), generator: &generator)
+        let expected = try ReferenceExecutor(graph: graph, batchSize: 2, mode: .inference).forward([input])[0]
+        func temporaryExecutorOutput() throws -> Tensor {
+            try DNNLExecutor(graph: graph, batchSize: 2, mode: .inference).forward([input])[0]
+        }
+        let output = try temporaryExecutorOutput()
+        var filler: [TensorStorage] = []
+        for _ in 0..<8 {
+            let storage = TensorStorage(byteCount: 1 << 16)
+            storage.pointer.initializeMemory(as: UInt8.self, repeating: 0xFF, count: 1 << 16)
+            filler.append(storage)
+        }
+        check(output, expected, "output of a released executor", file: #filePath, line: #line)
+        XCTAssertEqual(filler.count, 8)
+    }
 }

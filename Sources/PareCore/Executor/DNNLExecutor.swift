@@ -428,13 +428,13 @@ public final class DNNLExecutor: GraphExecutor {
 
         outputTensors = zip(graph.outputs, outputBuffers).map { o, b in
             Tensor(shape: Shape(fullShape(o)), dtype: .f32,
-                   storage: TensorStorage(borrowing: arena.pointer + buffers[b].offset, byteCount: buffers[b].bytes))
+                   storage: TensorStorage(borrowing: arena.pointer + buffers[b].offset, byteCount: buffers[b].bytes, owner: arena))
         }
         if mode == .training && configuration.computeInputGradients {
             inputGradients = graph.inputIndices.map { i in
                 if let g = gradientBuffer[i] {
                     return Tensor(shape: Shape(fullShape(i)), dtype: .f32,
-                                  storage: TensorStorage(borrowing: arena.pointer + buffers[g].offset, byteCount: buffers[g].bytes))
+                                  storage: TensorStorage(borrowing: arena.pointer + buffers[g].offset, byteCount: buffers[g].bytes, owner: arena))
                 }
                 return Tensor(zeros: Shape(fullShape(i)))
             }

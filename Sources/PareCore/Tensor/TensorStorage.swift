@@ -14,6 +14,8 @@ public final class TensorStorage: @unchecked Sendable {
     public let byteCount: Int
     public let pointer: UnsafeMutableRawPointer
     private let owned: Bool
+    /// What keeps borrowed memory alive (an executor's arena), retained with this storage.
+    private let owner: AnyObject?
 
     /// Allocates `byteCount` zeroed bytes aligned to 64.
     public init(byteCount: Int) {
@@ -24,13 +26,17 @@ public final class TensorStorage: @unchecked Sendable {
         memset(raw, 0, max(byteCount, TensorStorage.alignment))
         self.pointer = raw
         self.owned = true
+        self.owner = nil
     }
 
-    /// Wraps memory that outlives this storage (it is not freed here).
-    public init(borrowing pointer: UnsafeMutableRawPointer, byteCount: Int) {
+    /// Wraps memory that outlives this storage (it is not freed here). `owner`, when given,
+    /// is the object owning that memory: it is retained, so the memory stays valid as long
+    /// as this storage does (an executor's output stays readable after the executor is gone).
+    public init(borrowing pointer: UnsafeMutableRawPointer, byteCount: Int, owner: AnyObject? = nil) {
         self.pointer = pointer
         self.byteCount = byteCount
         self.owned = false
+        self.owner = owner
     }
 
     deinit {

@@ -218,7 +218,8 @@ private struct GraphProtoBuilder {
             addNode("Reshape", name: "\(name).reshape_grouped", inputs: x + [groupedShape], output: grouped)
             addNode("Transpose", name: "\(name).transpose", inputs: [grouped], output: transposed,
                     attributes: [.ints("perm", [0, 2, 1, 3, 4])])
-            addNode("Reshape", name: "\(name).reshape", inputs: [transposed, flatShape], output: y)
+            // The reshape that produces the output carries the node's name, as every other op does.
+            addNode("Reshape", name: name, inputs: [transposed, flatShape], output: y)
         case let .channelSlice(start, count):
             let inputs = x + [int64Constant("\(name).starts", [start]), int64Constant("\(name).ends", [start + count]),
                               int64Constant("\(name).axes", [1])]
