@@ -142,6 +142,52 @@ final class DNNLExecutorTests: XCTestCase {
     func testMobileNetV2InvertedResidual() throws {
         try compare(TestGraphs.mobileNetV2InvertedResidual(channels: 4, expansion: 2, size: 4), batch: 3, mode: .training)
         try compare(TestGraphs.mobileNetV2InvertedResidual(channels: 16, expansion: 6, size: 6), batch: 2, mode: .training)
+        try compare(TestGraphs.mobileNetV2InvertedResidual(channels: 5, expansion: 3, size: 5), batch: 2, mode: .inference)
+    }
+
+    /// Inference folds each batch norm that follows a convolution into its weights and runs
+    /// the following activation as a post-op; the result still matches the reference (the
+    /// tests above), the plan has no separate batch-norm or activation steps, and the fused
+    /// and unfused executors agree.
+    func testInferenceFusesBatchNormAndActivationIntoConvolutions() throws {
+        for graph in [TestGraphs.mobileNetV2InvertedResidual(channels: 5, expansion: 3, size: 5),
+                      TestGraphs.resNetBasicBlock(channels: 17, size: 6)] {
+            let g = try TestGraphs.withRandomParameters(graph, seed: 3)
+            let fused = try DNNLExecutor(graph: g, batchSize: 2, mode: .inference, configuration: ExecutorConfiguration(threads: 2))
+            let unfused = try DNNLExecutor(graph: g, batchSize: 2, mode: .inference,
+                                           configuration: ExecutorConfiguration(threads: 2, fuseInference: false))
+            let plan = fused.planDescription
+            XCTAssertFalse(plan.contains("batchnorm forward"), plan)
+            XCTAssertTrue(plan.contains("conv forward + "), plan)
+            XCTAssertTrue(unfused.planDescription.contains("batchnorm forward"), unfused.planDescription)
+            var generator = SeededGenerator(seed: 5)
+            let x = Tensor.randomNormal(try g.inferShapes()[0].prepending(2), generator: &generator)
+            let expected = try unfused.forward([x])[0]
+            check(try fused.forward([x])[0], expected, "fused vs unfused", file: #filePath, line: #line)
+        }
+        // The post-activation relu after the residual add is not after a convolution: it stays.
+        let block = try TestGraphs.withRandomParameters(TestGraphs.resNetBasicBlock(channels: 8, size: 4), seed: 1)
+        let plan = try DNNLExecutor(graph: block, batchSize: 1, mode: .inference).planDescription
+        XCTAssertTrue(plan.contains("layer1.0.conv1 conv forward + layer1.0.bn1 + relu"), plan)
+        XCTAssertTrue(plan.contains("layer1.0.conv2 conv forward + layer1.0.bn2:"), plan)
+        XCTAssertTrue(plan.contains("layer1.0.relu2 relu forward"), plan)
+    }
+
+    /// Folded weights are re-folded on reloadParameters(): changed batch-norm statistics and
+    /// convolution weights take effect.
+    func testInferenceRefoldsBatchNormOnReload() throws {
+        let g = try TestGraphs.withRandomParameters(TestGraphs.resNetBasicBlock(channels: 6, size: 5), seed: 2)
+        let executor = try DNNLExecutor(graph: g, batchSize: 2, mode: .inference)
+        var generator = SeededGenerator(seed: 4)
+        let x = Tensor.randomNormal([2, 6, 5, 5], generator: &generator)
+        _ = try executor.forward([x])
+        let variance = g.parameters["layer1.0.bn1.running_var"]!.floats
+        for k in 0..<variance.count { variance[k] *= 3 }
+        let weights = g.parameters["layer1.0.conv2.weight"]!.floats
+        for k in 0..<weights.count { weights[k] = -weights[k] }
+        try executor.reloadParameters()
+        let reference = try ReferenceExecutor(graph: g, batchSize: 2, mode: .inference)
+        check(try executor.forward([x])[0], try reference.forward([x])[0], "after reload", file: #filePath, line: #line)
     }
 
     func testEveryOpGraphInBothModes() throws {

@@ -13,36 +13,19 @@ extension DNNLExecutor {
     func compileForward(_ i: Int) throws {
         let node = graph.nodes[i]
         let t = forwardTime(i)
+        if let convolution = fusion?.aliasOf[i] {
+            // Computed inside the convolution's primitive: share its output.
+            valueBuffer[i] = valueBuffer[convolution]
+            valueMD[i] = valueMD[convolution]
+            return
+        }
         switch node.op {
         case .input:
             output(i, try plainMD(i))
             inputStaging.append(valueBuffer[i])
 
         case let .conv2d(a):
-            let src = fullShape(node.inputs[0])
-            let dst = fullShape(i)
-            let inChannels = src[1]
-            let weightShape = a.groups == 1
-                ? [a.outChannels, inChannels, a.kernelSize[0], a.kernelSize[1]]
-                : [a.groups, a.outChannels / a.groups, inChannels / a.groups, a.kernelSize[0], a.kernelSize[1]]
-            var srcMD = try MemoryDescriptor.any(src)
-            var weightsMD = try MemoryDescriptor.any(weightShape)
-            var biasMD = a.bias ? try MemoryDescriptor.plain([a.outChannels]) : dnnl_memory_desc_t()
-            var dstMD = try MemoryDescriptor.any(dst)
-            var desc = dnnl_convolution_desc_t()
-            let geometry = ConvolutionGeometry(a)
-            try dnnlCheck(dnnl_dilated_convolution_forward_desc_init(
-                &desc, propagation, dnnl_convolution_direct, &srcMD, &weightsMD, &biasMD, &dstMD,
-                geometry.strides, geometry.dilates, geometry.paddingL, geometry.paddingR), "describe convolution")
-            let p = try primitive(&desc, name: "\(node.name) conv forward")
-            forwardPrimitive[i] = p
-            let x = try input(i, 0, as: p.query(dnnl_query_src_md))
-            let y = output(i, p.query(dnnl_query_dst_md))
-            let weights = try weightArgument(i, name: node.parameterName("weight"), plainShape: weightShape,
-                                             layout: p.query(dnnl_query_weights_md), key: "weights", at: t)
-            var args: [(Int32, Argument)] = [(DNNL_ARG_SRC, .buffer(x)), (DNNL_ARG_WEIGHTS, weights), (DNNL_ARG_DST, .buffer(y))]
-            if a.bias { args.append((DNNL_ARG_BIAS, try external(graph.parameters[node.parameterName("bias")]!))) }
-            addPrimitive(p, args, at: t)
+            try compileConvolution(i, a, fusion: fusion?.convolutions[i])
 
         case let .batchNorm(a):
             let srcMD = valueMD[node.inputs[0]]
@@ -204,6 +187,83 @@ extension DNNLExecutor {
 
     /// The weights of node `i` in the layout a primitive wants: the parameter tensor itself
     /// when that layout is plain, otherwise a buffer refreshed by a reorder at `time`.
+    /// A convolution, with the batch norm and activation ``InferenceFusion`` fused into it.
+    func compileConvolution(_ i: Int, _ a: Conv2dAttributes, fusion: InferenceFusion.Convolution?) throws {
+        let node = graph.nodes[i]
+        let t = forwardTime(i)
+        let src = fullShape(node.inputs[0])
+        let dst = fullShape(i)
+        let inChannels = src[1]
+        let weightShape = a.groups == 1
+            ? [a.outChannels, inChannels, a.kernelSize[0], a.kernelSize[1]]
+            : [a.groups, a.outChannels / a.groups, inChannels / a.groups, a.kernelSize[0], a.kernelSize[1]]
+        let foldedNorm = fusion?.batchNorm
+        let hasBias = a.bias || foldedNorm != nil
+        var srcMD = try MemoryDescriptor.any(src)
+        var weightsMD = try MemoryDescriptor.any(weightShape)
+        var biasMD = hasBias ? try MemoryDescriptor.plain([a.outChannels]) : dnnl_memory_desc_t()
+        var dstMD = try MemoryDescriptor.any(dst)
+        var desc = dnnl_convolution_desc_t()
+        let geometry = ConvolutionGeometry(a)
+        try dnnlCheck(dnnl_dilated_convolution_forward_desc_init(
+            &desc, propagation, dnnl_convolution_direct, &srcMD, &weightsMD, &biasMD, &dstMD,
+            geometry.strides, geometry.dilates, geometry.paddingL, geometry.paddingR), "describe convolution")
+        var name = "\(node.name) conv forward"
+        if let foldedNorm { name += " + \(graph.nodes[foldedNorm].name)" }
+        if let activation = fusion?.activation { name += " + \(graph.nodes[activation].op.kind)" }
+        let eltwise = fusion.flatMap { f in f.activation.map { _ in (f.algorithm, f.alpha, f.beta) } }
+        let p = try primitive(&desc, attributes: try DNNLAttributes(eltwise: eltwise), name: name)
+        forwardPrimitive[i] = p
+        let x = try input(i, 0, as: p.query(dnnl_query_src_md))
+        let y = output(i, p.query(dnnl_query_dst_md))
+        let weights: Argument
+        var bias: Argument?
+        if let foldedNorm {
+            (weights, bias) = try foldedWeightArguments(i, norm: foldedNorm, plainShape: weightShape,
+                                                        layout: p.query(dnnl_query_weights_md))
+        } else {
+            weights = try weightArgument(i, name: node.parameterName("weight"), plainShape: weightShape,
+                                         layout: p.query(dnnl_query_weights_md), key: "weights", at: t)
+            if a.bias { bias = try external(graph.parameters[node.parameterName("bias")]!) }
+        }
+        var args: [(Int32, Argument)] = [(DNNL_ARG_SRC, .buffer(x)), (DNNL_ARG_WEIGHTS, weights), (DNNL_ARG_DST, .buffer(y))]
+        if let bias { args.append((DNNL_ARG_BIAS, bias)) }
+        addPrimitive(p, args, at: t)
+    }
+
+    /// Weights and bias of convolution `i` with batch norm `norm` folded in, prepared (like
+    /// every inference weight) when the executor is made and on ``reloadParameters()``.
+    func foldedWeightArguments(_ i: Int, norm: Int, plainShape: [Int],
+                               layout: dnnl_memory_desc_t) throws -> (weights: Argument, bias: Argument) {
+        let conv = graph.nodes[i], bn = graph.nodes[norm]
+        guard case let .batchNorm(attributes) = bn.op, case let .conv2d(a) = conv.op else {
+            preconditionFailure("InferenceFusion folds only a batch norm into a convolution")
+        }
+        let plain = try MemoryDescriptor.plain(plainShape)
+        let foldedWeights = newBuffer(plain, at: 0)
+        let foldedBias = newBuffer(try MemoryDescriptor.plain([a.outChannels]), at: 0)
+        for buffer in [foldedWeights, foldedBias] { touch(buffer, endTime) }
+        let weights = graph.parameters[conv.parameterName("weight")]!
+        let bias = a.bias ? graph.parameters[conv.parameterName("bias")]! : nil
+        let parameter = { (name: String) in self.graph.parameters[bn.parameterName(name)]! }
+        let (scale, shift, mean, variance) = (parameter("weight"), parameter("bias"), parameter("running_mean"),
+                                              parameter("running_var"))
+        let outChannels = a.outChannels, eps = attributes.eps
+        preparationSteps.append(.swift("fold \(bn.name) into \(conv.name)") { ex in
+            foldBatchNorm(weights: weights.floats.baseAddress!, bias: bias.map { UnsafePointer($0.floats.baseAddress!) },
+                          outChannels: outChannels, weightCount: weights.elementCount, scale: scale.floats.baseAddress!,
+                          shift: shift.floats.baseAddress!, mean: mean.floats.baseAddress!,
+                          variance: variance.floats.baseAddress!, eps: eps,
+                          foldedWeights: ex.floatPointer(foldedWeights), foldedBias: ex.floatPointer(foldedBias))
+        })
+        if MemoryDescriptor.equal(plain, layout) { return (.buffer(foldedWeights), .buffer(foldedBias)) }
+        let reordered = newBuffer(layout, at: 0)
+        touch(reordered, endTime)
+        let r = try reorder(from: plain, to: layout, name: "\(conv.parameterName("weight")) folded to primitive layout")
+        preparationSteps.append(.primitive(r, [(DNNL_ARG_FROM, .buffer(foldedWeights)), (DNNL_ARG_TO, .buffer(reordered))]))
+        return (.buffer(reordered), .buffer(foldedBias))
+    }
+
     func weightArgument(_ i: Int, name: String, plainShape: [Int], layout: dnnl_memory_desc_t,
                         key: String, at time: Int) throws -> Argument {
         let tensor = graph.parameters[name]!

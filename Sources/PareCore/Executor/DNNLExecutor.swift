@@ -41,6 +41,8 @@ public final class DNNLExecutor: GraphExecutor {
     var primitives: [DNNLPrimitive] = []
     var externalMemories: [dnnl_memory_t] = []
     var implementationNotes: [String] = []
+    /// Convolution fusions of an inference executor (nil in training or when switched off).
+    let fusion: InferenceFusion?
 
     /// Per node: the buffer and layout of its output.
     var valueBuffer: [Int] = []
@@ -123,6 +125,7 @@ public final class DNNLExecutor: GraphExecutor {
         self.shapes = try graph.inferShapes()
         self.n = graph.nodes.count
         self.dropoutGenerator = SeededGenerator(seed: configuration.seed)
+        self.fusion = mode == .inference && configuration.fuseInference ? InferenceFusion(graph: graph) : nil
         DNNLEngine.setThreads(configuration.threads)
 
         valueBuffer = [Int](repeating: -1, count: n)
@@ -216,8 +219,9 @@ public final class DNNLExecutor: GraphExecutor {
         return .external(memory!)
     }
 
-    func primitive<Desc>(_ desc: inout Desc, hint: DNNLPrimitive? = nil, name: String) throws -> DNNLPrimitive {
-        let p = try makePrimitive(&desc, engine: engine, attributes: try DNNLAttributes(), hint: hint, name: name)
+    func primitive<Desc>(_ desc: inout Desc, hint: DNNLPrimitive? = nil, attributes: DNNLAttributes? = nil,
+                         name: String) throws -> DNNLPrimitive {
+        let p = try makePrimitive(&desc, engine: engine, attributes: try attributes ?? DNNLAttributes(), hint: hint, name: name)
         primitives.append(p)
         return p
     }
@@ -532,7 +536,7 @@ public final class DNNLExecutor: GraphExecutor {
     /// (e.g. "jit:avx2 x12, jit_dw:avx2 x3").
     public var convolutionImplementations: String {
         var counts: [String: Int] = [:]
-        for p in primitives where p.name.hasSuffix("conv forward") { counts[p.implementation, default: 0] += 1 }
+        for p in primitives where p.name.contains(" conv forward") { counts[p.implementation, default: 0] += 1 }
         return counts.sorted { $0.key < $1.key }.map { "\($0.key) x\($0.value)" }.joined(separator: ", ")
     }
 

@@ -14,12 +14,18 @@ public struct ExecutorConfiguration: Sendable {
     public var computeInputGradients: Bool
     /// Time every step (waits for each one; for benchmarks and summaries, not for training).
     public var profile: Bool
+    /// In inference, fold batch norms that follow convolutions into their weights and run
+    /// the activations after them as post-ops (outputs then differ from the unfused ones in
+    /// the last bits). Training never fuses.
+    public var fuseInference: Bool
 
-    public init(threads: Int = 1, seed: UInt64 = 0, computeInputGradients: Bool = false, profile: Bool = false) {
+    public init(threads: Int = 1, seed: UInt64 = 0, computeInputGradients: Bool = false, profile: Bool = false,
+                fuseInference: Bool = true) {
         self.threads = threads
         self.seed = seed
         self.computeInputGradients = computeInputGradients
         self.profile = profile
+        self.fuseInference = fuseInference
     }
 }
 

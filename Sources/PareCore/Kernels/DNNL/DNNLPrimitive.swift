@@ -49,16 +49,21 @@ final class DNNLPrimitive {
 final class DNNLAttributes {
     let attr: dnnl_primitive_attr_t
 
-    init(sumPostOp: Bool = false) throws {
+    /// `sumPostOp` accumulates into the destination; `eltwise` (algorithm, alpha, beta)
+    /// applies an activation to the result.
+    init(sumPostOp: Bool = false, eltwise: (dnnl_alg_kind_t, Float, Float)? = nil) throws {
         var attr: dnnl_primitive_attr_t?
         try dnnlCheck(dnnl_primitive_attr_create(&attr), "create primitive attributes")
         self.attr = attr!
         try dnnlCheck(dnnl_primitive_attr_set_scratchpad_mode(self.attr, dnnl_scratchpad_mode_user), "set scratchpad mode")
-        if sumPostOp {
+        if sumPostOp || eltwise != nil {
             var ops: dnnl_post_ops_t?
             try dnnlCheck(dnnl_post_ops_create(&ops), "create post-ops")
             defer { dnnl_post_ops_destroy(ops) }
-            try dnnlCheck(dnnl_post_ops_append_sum(ops, 1.0), "append sum post-op")
+            if sumPostOp { try dnnlCheck(dnnl_post_ops_append_sum(ops, 1.0), "append sum post-op") }
+            if let (algorithm, alpha, beta) = eltwise {
+                try dnnlCheck(dnnl_post_ops_append_eltwise(ops, 1.0, algorithm, alpha, beta), "append eltwise post-op")
+            }
             try dnnlCheck(dnnl_primitive_attr_set_post_ops(self.attr, ops), "set post-ops")
         }
     }
