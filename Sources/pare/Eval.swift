@@ -23,6 +23,7 @@ extension Pare {
         @Option(help: "Threads for oneDNN.") var threads = 2
         @Option(help: "Normalisation: \(Normalize.presets.keys.sorted().joined(separator: ", ")), none or default (default: the checkpoint's, else the data set's preset).")
         var normalize: String?
+        @OptionGroup var folderOptions: ImageFolderOptions
         @Flag(help: "Print JSON instead of text.") var json = false
 
         func validate() throws {
@@ -45,7 +46,12 @@ extension Pare {
                 throw CommandError("\(file) does not name the data it was trained on: give --data")
             }
             let spec = try DatasetSpec(parsing: dataText)
-            guard let dataset = try spec.open(Split(rawValue: split)!) else { throw CommandError("\(dataText) has no \(split) set") }
+            let notes = checkpoint?.configuration.notes ?? [:]
+            let size = folderOptions.imageSize ?? notes["image-size"].flatMap(Int.init) ?? 224
+            let skip = folderOptions.skipBadImages || notes["skip-bad-images"] == "true"
+            guard let dataset = try ImageFolderOptions.open(spec, Split(rawValue: split)!, size: size, skip: skip, quiet: json) else {
+                throw CommandError("\(dataText) has no \(split) set")
+            }
             try Trainer.checkFit(graph, sampleShape: dataset.sampleShape, classes: dataset.classes)
             let normalization: Normalize?
             if let normalize {

@@ -66,6 +66,7 @@ extension Pare {
         var valFraction: Double?
         @Option(help: "Normalisation: \(Normalize.presets.keys.sorted().joined(separator: ", ")), none or default (default: the data set's preset).")
         var normalize: String?
+        @OptionGroup var folderOptions: ImageFolderOptions
         @Option(help: "Without a terminal, print a progress line every this many batches.") var logEvery = 100
         @Flag(help: "Print the final summary as JSON.") var json = false
 
@@ -94,7 +95,9 @@ extension Pare {
                 let notes = saved.configuration.notes
                 if let model, model != notes["model"] { throw CommandError("the run in \(resume) trained \(notes["model"] ?? "?"), not \(model)") }
                 guard let dataText = data ?? notes["data"] else { throw CommandError("the checkpoint does not name its data: give --data") }
-                let (train, test, spec) = try openData(dataText)
+                let size = folderOptions.imageSize ?? notes["image-size"].flatMap(Int.init) ?? 224
+                let skip = folderOptions.skipBadImages || notes["skip-bad-images"] == "true"
+                let (train, test, spec) = try openData(dataText, size: size, skip: skip)
                 var configuration = try apply(to: saved.configuration, spec: spec)
                 configuration.notes["data"] = dataText
                 trainer = try Trainer(resuming: directory, trainingSet: train, testSet: test, configuration: configuration)
@@ -102,11 +105,16 @@ extension Pare {
                     print("resuming \(resume) after epoch \(trainer.state.completedEpochs) of \(configuration.epochs)")
                 }
             } else {
-                let (train, test, spec) = try openData(data!)
+                let size = folderOptions.imageSize ?? 224
+                let (train, test, spec) = try openData(data!, size: size, skip: folderOptions.skipBadImages)
                 var base = Self.defaults
                 base.normalization = spec.defaultNormalization
                 var configuration = try apply(to: base, spec: spec)
                 configuration.notes = ["model": model!, "data": data!]
+                if case .folder = spec {
+                    configuration.notes["image-size"] = String(size)
+                    if folderOptions.skipBadImages { configuration.notes["skip-bad-images"] = "true" }
+                }
                 let reference = ModelReference(text: model!)
                 let graph = try reference.isFile
                     ? reference.graph(input: nil, classes: nil, withParameters: true)
@@ -128,11 +136,14 @@ extension Pare {
             }
         }
 
-        /// The training and test sets named by `text`.
-        func openData(_ text: String) throws -> (train: any Dataset, test: (any Dataset)?, spec: DatasetSpec) {
+        /// The training and test sets named by `text` (image folders at `size`, skipping bad
+        /// images when `skip`).
+        func openData(_ text: String, size: Int, skip: Bool) throws -> (train: any Dataset, test: (any Dataset)?, spec: DatasetSpec) {
             let spec = try DatasetSpec(parsing: text)
-            guard let train = try spec.open(.train) else { throw CommandError("\(text) has no training set") }
-            return (train, try spec.open(.test), spec)
+            guard let train = try ImageFolderOptions.open(spec, .train, size: size, skip: skip, quiet: json) else {
+                throw CommandError("\(text) has no training set")
+            }
+            return (train, try ImageFolderOptions.open(spec, .test, size: size, skip: skip, quiet: json), spec)
         }
 
         /// `base` with every option given on the command line.

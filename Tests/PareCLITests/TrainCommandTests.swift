@@ -1,3 +1,4 @@
+import CZlib
 import Foundation
 import XCTest
 
@@ -146,12 +147,68 @@ final class TrainCommandTests: XCTestCase {
         XCTAssertTrue(misuse.output.contains("--synthetic"), misuse.output)
     }
 
+    /// An 8-bit RGB PNG filled with one colour.
+    func png(width: Int, height: Int, rgb: (UInt8, UInt8, UInt8)) -> Data {
+        func big(_ value: UInt32) -> [UInt8] { (0..<4).map { UInt8((value >> (24 - 8 * UInt32($0))) & 0xFF) } }
+        func chunk(_ type: String, _ data: [UInt8]) -> [UInt8] {
+            let body = Array(type.utf8) + data
+            let crc = body.withUnsafeBufferPointer { UInt32(crc32(0, $0.baseAddress, UInt32($0.count))) }
+            return big(UInt32(data.count)) + body + big(crc)
+        }
+        var raw: [UInt8] = []
+        for _ in 0..<height {
+            raw.append(0)  // filter: none
+            for _ in 0..<width { raw += [rgb.0, rgb.1, rgb.2] }
+        }
+        var size = compressBound(UInt(raw.count))
+        var compressed = [UInt8](repeating: 0, count: Int(size))
+        XCTAssertEqual(compress(&compressed, &size, raw, UInt(raw.count)), Z_OK)
+        var bytes: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+        bytes += chunk("IHDR", big(UInt32(width)) + big(UInt32(height)) + [8, 2, 0, 0, 0])
+        bytes += chunk("IDAT", Array(compressed.prefix(Int(size))))
+        bytes += chunk("IEND", [])
+        return Data(bytes)
+    }
+
+    /// `folder:DIR` data: an undecodable image stops the run naming the file unless
+    /// --skip-bad-images, which counts it; --image-size sets the input and is remembered by
+    /// the checkpoint for `pare eval`.
+    func testImageFolderTrainingWithBadImagesAndImageSize() throws {
+        let root = scratch.appendingPathComponent("folders")
+        for (split, count) in [("train", 12), ("val", 4)] {
+            for (name, colour) in [("red", (UInt8(200), UInt8(30), UInt8(30))), ("blue", (UInt8(20), UInt8(40), UInt8(220)))] {
+                let folder = root.appendingPathComponent(split).appendingPathComponent(name)
+                try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+                for k in 0..<count {
+                    try png(width: 40 + k, height: 36, rgb: colour).write(to: folder.appendingPathComponent("\(k).png"))
+                }
+            }
+        }
+        let bad = root.appendingPathComponent("train/red/broken.png")
+        try Data([0x89, 0x50, 0x4E, 0x47, 1, 2, 3]).write(to: bad)
+        let out = scratch.appendingPathComponent("folder-run")
+        let arguments = ["train", "smallcnn", "--data", "folder:" + root.path, "--image-size", "28", "--epochs", "1",
+                         "--batch", "8", "--out", out.path]
+        let refused = try run(arguments)
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.output.contains(bad.path), refused.output)
+
+        let trained = try run(arguments + ["--skip-bad-images"])
+        XCTAssertEqual(trained.status, 0, trained.output)
+        XCTAssertTrue(trained.output.contains("skipped 1 undecodable image(s) in the train set"), trained.output)
+        XCTAssertTrue(trained.output.contains("24 training images 3x28x28"), trained.output)
+        let eval = try run(["eval", out.appendingPathComponent("best.safetensors").path, "--json"])
+        XCTAssertEqual(eval.status, 0, eval.output)
+        XCTAssertTrue(eval.output.contains("\"samples\" : 8"), eval.output)
+    }
+
     func testTrainHelpDocumentsEveryOption() throws {
         let (status, output) = try run(["train", "--help"])
         XCTAssertEqual(status, 0, output)
         for option in ["--data", "--out", "--resume", "--epochs", "--batch", "--lr", "--momentum", "--nesterov", "--wd",
                        "--optimizer", "--schedule", "--warmup", "--clip-grad-norm", "--augment", "--label-smoothing",
                        "--accumulate", "--threads", "--seed", "--val-fraction", "--normalize", "--log-every", "--json",
+                       "--image-size", "--skip-bad-images",
                        "fashion-mnist", "cifar10:DIR", "cosine", "onecycle", "adamw", "crop"] {
             XCTAssertTrue(output.contains(option), "train --help lacks \(option):\n\(output)")
         }
