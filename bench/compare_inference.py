@@ -20,6 +20,14 @@ import tempfile
 import time
 
 
+def pare_env():
+    """The environment for Pare's processes: without LD_PRELOAD, so Pare runs on glibc malloc
+    even when PyTorch in this process was given tcmalloc."""
+    env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)
+    return env
+
+
 def time_callable(fn, warmup, runs):
     for _ in range(warmup):
         fn()
@@ -69,11 +77,13 @@ def main():
                 ort_ms = time_callable(lambda: session.run(None, feed), args.warmup, args.runs)
         out = subprocess.run([args.pare, "bench", name, "--batch", str(args.batch), "--threads", str(args.threads),
                               "--warmup", str(args.warmup), "--runs", str(args.runs), "--json"],
-                             check=True, capture_output=True, text=True).stdout
+                             env=pare_env(), check=True, capture_output=True, text=True).stdout
         pare = json.loads(out)
         rows.append((name, pare["medianMilliseconds"], torch_ms, ort_ms, pare["kernels"]))
 
-    print(f"batch {args.batch}, {args.threads} threads, fp32, median of {args.runs} runs after {args.warmup} warm-up; "
+    allocator = "tcmalloc" if "tcmalloc" in os.environ.get("LD_PRELOAD", "") else "glibc malloc"
+    print(f"PyTorch and onnxruntime with {allocator}, Pare with glibc malloc; "
+          f"batch {args.batch}, {args.threads} threads, fp32, median of {args.runs} runs after {args.warmup} warm-up; "
           f"torch {torch.__version__} ({torch.backends.mkldnn.is_available() and 'oneDNN' or 'no oneDNN'}), "
           f"onnxruntime {ort.__version__ if ort else 'absent'}")
     print(f"{'model':<14} {'Pare ms':>9} {'PyTorch ms':>11} {'ORT ms':>9} {'PyTorch/Pare':>13} {'ORT/Pare':>9}")

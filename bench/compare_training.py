@@ -36,6 +36,14 @@ MODELS = {
 }
 
 
+def pare_env():
+    """The environment for Pare's processes: without LD_PRELOAD, so Pare runs on glibc malloc
+    even when PyTorch in this process was given tcmalloc."""
+    env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)
+    return env
+
+
 def smallcnn(torch):
     nn = torch.nn
     return nn.Sequential(
@@ -82,7 +90,7 @@ def torch_fixed_batch(name, torch, torchvision, batch, warmup, runs):
 def pare_fixed_batch(pare, name, batch, threads, warmup, runs):
     out = subprocess.run([pare, "bench", name, "--train", "--batch", str(batch), "--threads", str(threads),
                           "--warmup", str(warmup), "--runs", str(runs), "--json"],
-                         check=True, capture_output=True, text=True).stdout
+                         env=pare_env(), check=True, capture_output=True, text=True).stdout
     return json.loads(out)["imagesPerSecond"]
 
 
@@ -117,7 +125,7 @@ def torch_epoch(torch, directory, batch):
 def pare_epoch(pare, threads, batch):
     with tempfile.TemporaryDirectory() as run:
         subprocess.run([pare, "train", "smallcnn", "--data", "fashion-mnist", "--epochs", "1", "--batch", str(batch),
-                        "--threads", str(threads), "--out", run, "--json"], check=True, capture_output=True, text=True)
+                        "--threads", str(threads), "--out", run, "--json"], env=pare_env(), check=True, capture_output=True, text=True)
         with open(os.path.join(run, "summary.json")) as f:
             return json.load(f)["history"][0]["imagesPerSecond"]
 
