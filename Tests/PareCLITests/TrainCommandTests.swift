@@ -4,12 +4,6 @@ import XCTest
 
 /// `pare train` and `pare eval` end to end on a small MNIST-format data set written here.
 final class TrainCommandTests: XCTestCase {
-    var binary: URL {
-        let bundle = Bundle(for: TrainCommandTests.self).bundleURL
-        let products = bundle.pathExtension == "xctest" ? bundle.deletingLastPathComponent() : bundle
-        return products.appendingPathComponent("pare")
-    }
-
     var scratch: URL!
 
     override func setUpWithError() throws {
@@ -23,7 +17,7 @@ final class TrainCommandTests: XCTestCase {
 
     func process(_ arguments: [String]) throws -> (Process, Pipe) {
         let process = Process()
-        process.executableURL = binary
+        process.executableURL = pareBinary
         process.arguments = arguments
         let pipe = Pipe()
         process.standardOutput = pipe
@@ -32,12 +26,7 @@ final class TrainCommandTests: XCTestCase {
         return (process, pipe)
     }
 
-    func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let (process, pipe) = try process(arguments)
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
+    func run(_ arguments: [String]) throws -> (status: Int32, output: String) { try runPare(arguments) }
 
     /// MNIST-format files (raw IDX) of 28×28 images in 4 classes: class c is a bright
     /// square in quadrant c plus seeded noise.
