@@ -24,7 +24,8 @@ import PareIO
 /// selection score (validation, else test accuracy) and the last one are written
 /// atomically, and `metrics.csv` and `summary.json` are rewritten.
 ///
-/// A NaN or infinite loss stops the run with ``TrainingError/nonFiniteLoss(step:loss:)``
+/// A NaN or infinite loss stops the run with ``TrainingError/nonFiniteLoss(step:loss:)`` (a
+/// NaN gradient norm, seen when clipping, with ``TrainingError/nonFiniteGradient(step:norm:)``)
 /// before the optimizer step; NaN weights found after an epoch stop it with
 /// ``TrainerError/nonFiniteParameters(epoch:names:)``. Either way nothing of that epoch is
 /// saved, and `last.safetensors` still holds the last good epoch.
@@ -190,7 +191,7 @@ public final class Trainer {
             if let gradients {
                 if configuration.gradientClipNorm > 0 {
                     let norm = clipGradientNorm(gradients, maxNorm: configuration.gradientClipNorm)
-                    guard norm.isFinite else { throw TrainingError.nonFiniteLoss(step: state.steps + 1, loss: norm) }
+                    guard norm.isFinite else { throw TrainingError.nonFiniteGradient(step: state.steps + 1, norm: norm) }
                 }
                 optimizer.learningRate = schedule.learningRate(at: state.steps)
                 try optimizer.step(parameters: graph.parameters, gradients: gradients)

@@ -4,11 +4,16 @@ import PareCore
 public enum TrainingError: Error, CustomStringConvertible, Equatable {
     /// The loss became NaN or infinite at `step`; parameters were not updated by that step.
     case nonFiniteLoss(step: Int, loss: Float)
+    /// The gradients' total norm became NaN or infinite at `step` (seen when clipping);
+    /// parameters were not updated by that step.
+    case nonFiniteGradient(step: Int, norm: Float)
 
     public var description: String {
         switch self {
         case let .nonFiniteLoss(step, loss):
             return "loss is \(loss) at step \(step): stopping before the optimizer step (lower the learning rate, check the data)"
+        case let .nonFiniteGradient(step, norm):
+            return "gradient norm is \(norm) at step \(step): stopping before the optimizer step (lower the learning rate, check the data)"
         }
     }
 }

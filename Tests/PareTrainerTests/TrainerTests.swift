@@ -175,14 +175,22 @@ final class TrainerTests: XCTestCase {
         configuration.validationFraction = 0
         configuration.augmentation = "none"
         let test = Self.quadrants(count: 32, seed: 2)
-        for relu in [false, true] {
+        for (relu, clip) in [(false, false), (true, false), (true, true)] {
             // Epoch 1 reads the 96 training samples; every later read is poisoned.
             let poisoned = PoisonedDataset(Self.quadrants(count: 96, seed: 1), cleanReads: 96, reads: Counter())
             let directory = runDirectory()
+            var configuration = configuration
+            configuration.gradientClipNorm = clip ? 10 : 0
             let trainer = try Trainer(graph: try Self.model(seed: 3, relu: relu), trainingSet: poisoned, testSet: test,
                                       configuration: configuration, directory: directory)
             XCTAssertThrowsError(try trainer.run()) { error in
-                if relu {
+                if clip {
+                    // Clipping computes the gradient norm, which sees the NaN before any update.
+                    guard case TrainingError.nonFiniteGradient(step: 7, _) = error else {
+                        return XCTFail("expected a NaN-gradient stop at step 7, got \(error)")
+                    }
+                    XCTAssertTrue("\(error)".contains("gradient norm is nan at step 7"), "\(error)")
+                } else if relu {
                     guard case TrainerError.nonFiniteParameters(epoch: 2, _) = error else {
                         return XCTFail("expected a NaN-parameter stop in epoch 2, got \(error)")
                     }
