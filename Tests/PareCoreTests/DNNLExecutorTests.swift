@@ -173,6 +173,15 @@ final class DNNLExecutorTests: XCTestCase {
         XCTAssertTrue(plan.contains("layer1.0.relu2 relu forward"), plan)
     }
 
+    /// Batch norm with eps 0 (as some ONNX files have) on a channel count that blocked
+    /// layouts pad (13 → 16) gives the reference's values, not NaN.
+    func testBatchNormWithZeroEpsilonOnPaddedChannels() throws {
+        let g = graph(input: [3, 6, 6], [conv(13, [3, 3], padding: Padding2d(1)), .batchNorm(BatchNormAttributes(eps: 0)),
+                                         conv(5, [3, 3], padding: Padding2d(1))])
+        try compare(g, batch: 2, mode: .training)
+        try compare(g, batch: 2, mode: .inference)
+    }
+
     /// Folded weights are re-folded on reloadParameters(): changed batch-norm statistics and
     /// convolution weights take effect.
     func testInferenceRefoldsBatchNormOnReload() throws {

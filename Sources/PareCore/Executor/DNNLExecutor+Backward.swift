@@ -119,7 +119,7 @@ extension DNNLExecutor {
             var diffMD = valueMD[i]
             var desc = dnnl_batch_normalization_desc_t()
             let flags = dnnl_use_scale.rawValue | dnnl_use_shift.rawValue
-            try dnnlCheck(dnnl_batch_normalization_backward_desc_init(&desc, dnnl_backward, &diffMD, &dataMD, Float(a.eps), flags),
+            try dnnlCheck(dnnl_batch_normalization_backward_desc_init(&desc, dnnl_backward, &diffMD, &dataMD, batchNormEpsilon(a.eps), flags),
                           "describe batch norm backward")
             let p = try primitive(&desc, hint: forward, name: "\(node.name) batchnorm backward")
             let target = needsInputGradient(i, 0) ? gradientTarget(i, 0, p.query(dnnl_query_diff_src_md))

@@ -33,7 +33,7 @@ extension DNNLExecutor {
             var flags = dnnl_use_scale.rawValue | dnnl_use_shift.rawValue
             if mode == .inference { flags |= dnnl_use_global_stats.rawValue }
             var desc = dnnl_batch_normalization_desc_t()
-            try dnnlCheck(dnnl_batch_normalization_forward_desc_init(&desc, propagation, &dataMD, Float(a.eps), flags),
+            try dnnlCheck(dnnl_batch_normalization_forward_desc_init(&desc, propagation, &dataMD, batchNormEpsilon(a.eps), flags),
                           "describe batch norm")
             let p = try primitive(&desc, name: "\(node.name) batchnorm forward")
             forwardPrimitive[i] = p
@@ -187,6 +187,13 @@ extension DNNLExecutor {
 
     /// The weights of node `i` in the layout a primitive wants: the parameter tensor itself
     /// when that layout is plain, otherwise a buffer refreshed by a reorder at `time`.
+    /// The epsilon given to oneDNN's batch norm: `eps`, but at least the smallest normal
+    /// float. With `eps` 0, the zero lanes that pad a blocked layout's channels to a multiple
+    /// of the block have variance 0 and would normalise to 0/0 = NaN, which the next
+    /// convolution multiplies by its zero padding weights and spreads into real channels.
+    /// The floor changes no real channel whose variance exceeds about 1e-31.
+    func batchNormEpsilon(_ eps: Double) -> Float { max(Float(eps), Float.leastNormalMagnitude) }
+
     /// A convolution, with the batch norm and activation ``InferenceFusion`` fused into it.
     func compileConvolution(_ i: Int, _ a: Conv2dAttributes, fusion: InferenceFusion.Convolution?) throws {
         let node = graph.nodes[i]
