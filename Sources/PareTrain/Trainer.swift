@@ -1,4 +1,5 @@
 import Foundation
+import PareAnalysis
 import PareCore
 import PareData
 import PareIO
@@ -156,7 +157,7 @@ public final class Trainer {
     // MARK: One epoch
 
     private func trainEpoch() throws {
-        let started = ContinuousClock.now
+        let started = monotonicClock()
         let epoch = state.completedEpochs  // 0-based here; 1-based in metrics and events
         let executorConfiguration = ExecutorConfiguration(threads: configuration.threads,
                                                           seed: Self.dropoutSeed(configuration.seed, epoch: epoch))
@@ -197,13 +198,13 @@ public final class Trainer {
                 try optimizer.step(parameters: graph.parameters, gradients: gradients)
                 state.steps += 1
             }
-            let elapsed = Self.seconds(since: started)
+            let elapsed = monotonicClock() - started
             onEvent?(.batchFinished(BatchProgress(
                 epoch: epoch + 1, epochs: configuration.epochs, batch: batches.delivered, batches: batches.count,
                 loss: lossSum / Double(seen), accuracy: correct / Double(seen), imagesPerSecond: Double(seen) / elapsed,
                 secondsRemaining: elapsed / Double(batches.delivered) * Double(batches.count - batches.delivered))))
         }
-        let trainingSeconds = Self.seconds(since: started)
+        let trainingSeconds = monotonicClock() - started
 
         onEvent?(.evaluating(epoch: epoch + 1))
         let validation = try validationSet.map { try evaluator.evaluate($0, transforms: evaluationTransforms).score }
@@ -212,7 +213,7 @@ public final class Trainer {
 
         let metrics = EpochMetrics(epoch: epoch + 1, learningRate: firstRate, trainLoss: lossSum / Double(max(seen, 1)),
                                    trainAccuracy: correct / Double(max(seen, 1)), validation: validation, test: test,
-                                   seconds: Self.seconds(since: started),
+                                   seconds: monotonicClock() - started,
                                    imagesPerSecond: Double(seen) / max(trainingSeconds, 1e-9),
                                    dataWaitSeconds: batches.waitSeconds)
         let score = (validation ?? test)!.accuracy
@@ -278,10 +279,5 @@ public final class Trainer {
     /// short last group gets a step too).
     static func optimizerSteps(batches: Int, accumulation: Int) -> Int {
         (batches + accumulation - 1) / accumulation
-    }
-
-    static func seconds(since start: ContinuousClock.Instant) -> Double {
-        let (seconds, attoseconds) = (ContinuousClock.now - start).components
-        return Double(seconds) + Double(attoseconds) * 1e-18
     }
 }

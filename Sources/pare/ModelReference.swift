@@ -19,41 +19,35 @@ struct ModelReference {
     /// replaces its input shape (its weights must still fit). `seed` seeds a zoo model's
     /// initial weights. Throws `UnknownModelError`
     /// (listing the zoo) for an unknown name, a `SafetensorsError` naming a missing file, and
-    /// `ModelReferenceError` for options the model cannot take.
+    /// `CommandError` for options the model cannot take.
     func graph(input: Shape?, classes: Int?, withParameters: Bool, seed: UInt64 = 0) throws -> Graph {
         guard isFile else {
             let entry = try Zoo.entry(text)
             let graph = try entry.build(ZooOptions(classes: classes, input: input, seed: seed, withParameters: withParameters))
             if let input, graph.inputShapes != [input] {
-                throw ModelReferenceError("model '\(entry.name)' does not take --input \(input): it is built for "
+                throw CommandError("model '\(entry.name)' does not take --input \(input): it is built for "
                                           + graph.inputShapes.map(\.description).joined(separator: ", "))
             }
             return graph
         }
         if classes != nil {
-            throw ModelReferenceError("--classes applies to zoo models; the classes of \(text) are fixed by its weights")
+            throw CommandError("--classes applies to zoo models; the classes of \(text) are fixed by its weights")
         }
         var graph = try ModelFile.load(from: URL(fileURLWithPath: text))
         if let input {
             let inputs = graph.inputIndices
             guard inputs.count == 1 else {
-                throw ModelReferenceError("--input needs a model with one input; \(text) has \(inputs.count)")
+                throw CommandError("--input needs a model with one input; \(text) has \(inputs.count)")
             }
             graph.nodes[inputs[0]].op = .input(shape: input)
             do {
                 try graph.validate()
             } catch let error as GraphError {
-                throw ModelReferenceError("\(text) does not take --input \(input): \(error)")
+                throw CommandError("\(text) does not take --input \(input): \(error)")
             }
         }
         return graph
     }
-}
-
-/// An option that the named model cannot take.
-struct ModelReferenceError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
 }
 
 /// A malformed `--input`.

@@ -64,7 +64,7 @@ extension Pare {
             } else {
                 graph = try reference.graph(input: nil, classes: classes, withParameters: true, seed: seed)
                 guard graph.inputShapes.count == 1, graph.inputShapes[0].rank == 3 else {
-                    throw RunError("\(model) takes \(graph.inputShapes.map { "[\($0)]" }.joined(separator: ", ")); images feed one [C, H, W] input")
+                    throw CommandError("\(model) takes \(graph.inputShapes.map { "[\($0)]" }.joined(separator: ", ")); images feed one [C, H, W] input")
                 }
                 let shape = graph.inputShapes[0]
                 let preprocessing = try preprocess.map(ImagePreprocessing.init(parsing:))
@@ -74,7 +74,7 @@ extension Pare {
                 for (k, path) in inputs.enumerated() {
                     let sample = try preprocessing.apply(try ImageDecoder.decode(file: path), channels: shape[0])
                     guard sample.shape == shape else {
-                        throw RunError("preprocessing '\(preprocessing)' makes [\(sample.shape)] from \(path); the model takes [\(shape)]")
+                        throw CommandError("preprocessing '\(preprocessing)' makes [\(sample.shape)] from \(path); the model takes [\(shape)]")
                     }
                     input.floats.baseAddress!.advanced(by: k * shape.elementCount)
                         .update(from: sample.floats.baseAddress!, count: shape.elementCount)
@@ -103,10 +103,10 @@ extension Pare {
         private func readInputTensor(_ path: String) throws -> Tensor {
             let file = try SafetensorsFile.read(from: URL(fileURLWithPath: path))
             guard let tensor = file.tensors["input"] else {
-                throw RunError("\(path) has no tensor named `input` (it has: \(file.tensors.keys.sorted().joined(separator: ", ")))")
+                throw CommandError("\(path) has no tensor named `input` (it has: \(file.tensors.keys.sorted().joined(separator: ", ")))")
             }
             guard tensor.dtype == .f32, tensor.shape.rank >= 2, tensor.shape[0] > 0 else {
-                throw RunError("\(path): `input` is \(tensor.dtype.rawValue) [\(tensor.shape)]; expected f32 with the batch first, e.g. [N, 3, 224, 224]")
+                throw CommandError("\(path): `input` is \(tensor.dtype.rawValue) [\(tensor.shape)]; expected f32 with the batch first, e.g. [N, 3, 224, 224]")
             }
             return tensor
         }
@@ -139,10 +139,4 @@ extension Pare {
             }
         }
     }
-}
-
-/// Inputs `pare run` cannot use.
-struct RunError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
 }

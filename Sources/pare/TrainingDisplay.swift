@@ -1,4 +1,5 @@
 import Foundation
+import PareAnalysis
 import PareTrain
 
 /// Shows a ``Trainer``'s progress: on a terminal, one bar per epoch redrawn in place on
@@ -20,15 +21,18 @@ final class TrainingDisplay {
         case let .epochStarted(epoch, epochs, batches, learningRate):
             if !terminal { say("epoch \(epoch)/\(epochs): \(batches) batches, learning rate \(learningRate)") }
         case let .batchFinished(p):
+            // Called after every batch: format only when something is shown.
+            let last = p.batch == p.batches
+            guard terminal ? last || ContinuousClock.now - lastDraw > .milliseconds(100) : last || p.batch % logEvery == 0
+            else { return }
             let line = String(format: "%d/%d  loss %.4f  acc %.2f%%  %@ img/s  ETA %@", p.batch, p.batches, p.loss,
                               p.accuracy * 100, grouped(p.imagesPerSecond), duration(p.secondsRemaining))
             if terminal {
-                guard p.batch == p.batches || ContinuousClock.now - lastDraw > .milliseconds(100) else { return }
                 lastDraw = .now
                 let width = 24, filled = width * p.batch / max(p.batches, 1)
                 let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
                 draw("epoch \(p.epoch)/\(p.epochs) [\(bar)] " + line)
-            } else if p.batch % logEvery == 0 || p.batch == p.batches {
+            } else {
                 say("  epoch \(p.epoch)/\(p.epochs) batch " + line)
             }
         case let .evaluating(epoch):
@@ -55,16 +59,9 @@ final class TrainingDisplay {
     }
 }
 
-/// `12,345` for 12345.4.
+/// `12,345` for 12345.4 (`-` when not finite).
 func grouped(_ value: Double) -> String {
-    guard value.isFinite else { return "-" }
-    let digits = String(Int(value.rounded()))
-    var result = ""
-    for (i, c) in digits.reversed().enumerated() {
-        if i > 0 && i % 3 == 0 && c != "-" { result.append(",") }
-        result.append(c)
-    }
-    return String(result.reversed())
+    value.isFinite ? groupedDigits(Int(value.rounded())) : "-"
 }
 
 /// `1h02m`, `3m05s` or `42s`.
