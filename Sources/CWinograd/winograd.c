@@ -1,0 +1,210 @@
+#include "winograd.h"
+
+#include <oneapi/dnnl/dnnl.h>
+#include <string.h>
+
+typedef float v8 __attribute__((vector_size(32)));
+typedef float v8u __attribute__((vector_size(32), aligned(4)));
+
+// libgomp's entry points (the OpenMP runtime oneDNN is built with). Calling them directly
+// keeps clang's own OpenMP runtime, and a second thread pool, out of the process.
+extern void GOMP_parallel(void (*fn)(void *), void *data, unsigned num_threads, unsigned flags);
+extern int omp_get_thread_num(void);
+extern int omp_get_num_threads(void);
+
+// One transform pass over a chunk of images, seen as a forward convolution from `in_*`
+// (`src`) to `out_*` (`dst`); channel counts are padded to the block.
+typedef struct {
+    int batch, first, images;
+    int in_c, in_h, in_w, out_c, out_h, out_w, out_real;
+    int pad_top, pad_left, block;
+    int tiles_h, tiles_w, tiles;
+    const float *src, *bias, *diff_dst;
+    float *dst, *V, *M, *diff_bias;
+} pass_context;
+
+// The 3x3 filters g(r, c) at weights + r * row_stride + c * col_stride, transformed into
+// U[36][rows][cols] (or, for the weights' gradient, back from U into diff_weights).
+typedef struct {
+    int rows, cols, rows_real, cols_real;
+    size_t row_stride, col_stride;
+    int flip;
+    const float *weights;
+    float *U, *diff_weights;
+} weight_context;
+
+#define SUFFIX _avx2
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#include "kernels.h"
+#pragma clang attribute pop
+#undef SUFFIX
+
+#define SUFFIX _generic
+#include "kernels.h"
+#undef SUFFIX
+
+typedef void (*range_fn)(void *context, long begin, long end);
+
+typedef struct {
+    range_fn fn;
+    void *context;
+    long count;
+} parallel_job;
+
+static void parallel_body(void *p) {
+    const parallel_job *job = p;
+    const long thread = omp_get_thread_num(), threads = omp_get_num_threads();
+    const long begin = job->count * thread / threads, end = job->count * (thread + 1) / threads;
+    if (begin < end) job->fn(job->context, begin, end);
+}
+
+// Splits [0, count) evenly over the OpenMP threads.
+static void parallel_for(range_fn fn, void *context, long count) {
+    parallel_job job = {fn, context, count};
+    GOMP_parallel(parallel_body, &job, 0, 0);
+}
+
+static int use_avx2(const pare_winograd_shape *s) {
+    return !s->portable && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+#define DISPATCH(name, context, count) \
+    parallel_for(use_avx2(s) ? name##_avx2 : name##_generic, (context), (count))
+
+static int round_up(int value, int multiple) { return (value + multiple - 1) / multiple * multiple; }
+static int tiles(int extent) { return (extent + 3) / 4; }
+static int max_int(int a, int b) { return a > b ? a : b; }
+
+// Images per chunk: the transformed tiles of a chunk (36 x tiles x channels floats, for
+// input and output each) stay near 8 MB, so they are still in the last-level cache when
+// the matrix products read them.
+static int chunk_images(const pare_winograd_shape *s, int tiles_per_image, int channels) {
+    const long budget = 2L << 20;
+    long images = budget / (36L * tiles_per_image * channels);
+    if (s->max_chunk_images > 0 && images > s->max_chunk_images) images = s->max_chunk_images;
+    if (images < 1) images = 1;
+    return images < s->batch ? (int)images : s->batch;
+}
+
+// The pass from (in_c, in_h, in_w) to (out_c, out_h, out_w): forward, or backward data
+// as the forward convolution of the output gradient with the flipped, transposed filters.
+typedef struct {
+    int in_c, in_h, in_w, out_c, out_h, out_w, pad_top, pad_left;
+    int in_real, out_real;
+} pass_geometry;
+
+static pass_geometry forward_geometry(const pare_winograd_shape *s) {
+    pass_geometry g = {round_up(s->in_channels, s->block), s->in_height, s->in_width,
+                       round_up(s->out_channels, s->block), s->out_height, s->out_width,
+                       s->pad_top, s->pad_left, s->in_channels, s->out_channels};
+    return g;
+}
+
+static pass_geometry backward_data_geometry(const pare_winograd_shape *s) {
+    pass_geometry g = {round_up(s->out_channels, s->block), s->out_height, s->out_width,
+                       round_up(s->in_channels, s->block), s->in_height, s->in_width,
+                       2 - s->pad_top, 2 - s->pad_left, s->out_channels, s->in_channels};
+    return g;
+}
+
+static size_t pass_floats(const pare_winograd_shape *s, pass_geometry g) {
+    const int per_image = tiles(g.out_h) * tiles(g.out_w);
+    const int chunk = chunk_images(s, per_image, max_int(g.in_c, g.out_c));
+    return 36 * ((size_t)g.in_c * g.out_c + (size_t)chunk * per_image * (g.in_c + g.out_c));
+}
+
+size_t pare_winograd_workspace_floats(const pare_winograd_shape *s, int pass) {
+    return pass_floats(s, pass == 1 ? backward_data_geometry(s) : forward_geometry(s));
+}
+
+static pass_context make_context(const pare_winograd_shape *s, pass_geometry g) {
+    pass_context x;
+    memset(&x, 0, sizeof x);
+    x.batch = s->batch;
+    x.in_c = g.in_c, x.in_h = g.in_h, x.in_w = g.in_w;
+    x.out_c = g.out_c, x.out_h = g.out_h, x.out_w = g.out_w, x.out_real = g.out_real;
+    x.pad_top = g.pad_top, x.pad_left = g.pad_left, x.block = s->block;
+    x.tiles_h = tiles(g.out_h), x.tiles_w = tiles(g.out_w);
+    return x;
+}
+
+// dst = conv(src, U) + bias over all images, a chunk at a time.
+static int run_pass(const pare_winograd_shape *s, pass_geometry g, const float *src, const float *U,
+                    const float *bias, float *dst, float *V, float *M) {
+    pass_context x = make_context(s, g);
+    x.src = src, x.bias = bias, x.dst = dst, x.V = V, x.M = M;
+    const int per_image = x.tiles_h * x.tiles_w;
+    const int chunk = chunk_images(s, per_image, max_int(g.in_c, g.out_c));
+    for (int first = 0; first < s->batch; first += chunk) {
+        x.first = first;
+        x.images = chunk < s->batch - first ? chunk : s->batch - first;
+        x.tiles = x.images * per_image;
+        DISPATCH(input_tiles, &x, (long)x.tiles * (g.in_c / 8));
+        for (int xi = 0; xi < 36; xi++) {
+            dnnl_status_t status = dnnl_sgemm('N', 'N', x.tiles, g.out_c, g.in_c, 1.0f,
+                                              V + (size_t)xi * x.tiles * g.in_c, g.in_c,
+                                              U + (size_t)xi * g.in_c * g.out_c, g.out_c, 0.0f,
+                                              M + (size_t)xi * x.tiles * g.out_c, g.out_c);
+            if (status != dnnl_success) return (int)status;
+        }
+        DISPATCH(output_tiles, &x, (long)x.tiles * (g.out_c / 8));
+    }
+    return 0;
+}
+
+int pare_winograd_forward(const pare_winograd_shape *s, const float *src, const float *weights,
+                          const float *bias, float *dst, float *workspace) {
+    const pass_geometry g = forward_geometry(s);
+    float *U = workspace;
+    float *V = U + 36 * (size_t)g.in_c * g.out_c;
+    const int chunk = chunk_images(s, tiles(g.out_h) * tiles(g.out_w), max_int(g.in_c, g.out_c));
+    float *M = V + 36 * (size_t)chunk * tiles(g.out_h) * tiles(g.out_w) * g.in_c;
+    weight_context w = {g.in_c, g.out_c, s->in_channels, s->out_channels, 9, (size_t)s->in_channels * 9, 0,
+                        weights, U, NULL};
+    DISPATCH(weight_tiles, &w, (long)g.in_c * (g.out_c / 8));
+    return run_pass(s, g, src, U, bias, dst, V, M);
+}
+
+int pare_winograd_backward_data(const pare_winograd_shape *s, const float *diff_dst, const float *weights,
+                                float *diff_src, float *workspace) {
+    const pass_geometry g = backward_data_geometry(s);
+    float *U = workspace;
+    float *V = U + 36 * (size_t)g.in_c * g.out_c;
+    const int chunk = chunk_images(s, tiles(g.out_h) * tiles(g.out_w), max_int(g.in_c, g.out_c));
+    float *M = V + 36 * (size_t)chunk * tiles(g.out_h) * tiles(g.out_w) * g.in_c;
+    // Row r = output channel k, column c = input channel: w[k][c] flipped by 180 degrees.
+    weight_context w = {g.in_c, g.out_c, s->out_channels, s->in_channels, (size_t)s->in_channels * 9, 9, 1,
+                        weights, U, NULL};
+    DISPATCH(weight_tiles, &w, (long)g.in_c * (g.out_c / 8));
+    return run_pass(s, g, diff_dst, U, NULL, diff_src, V, M);
+}
+
+int pare_winograd_backward_weights(const pare_winograd_shape *s, const float *src, const float *diff_dst,
+                                   float *diff_weights, float *diff_bias, float *workspace) {
+    const pass_geometry g = forward_geometry(s);
+    pass_context x = make_context(s, g);
+    x.src = src, x.diff_dst = diff_dst, x.diff_bias = diff_bias;
+    const int per_image = x.tiles_h * x.tiles_w;
+    const int chunk = chunk_images(s, per_image, max_int(g.in_c, g.out_c));
+    float *dU = workspace;                                  // [36][out_c][in_c]
+    x.V = dU + 36 * (size_t)g.in_c * g.out_c;               // [36][tiles][in_c]
+    x.M = x.V + 36 * (size_t)chunk * per_image * g.in_c;    // [36][tiles][out_c]
+    for (int first = 0; first < s->batch; first += chunk) {
+        x.first = first;
+        x.images = chunk < s->batch - first ? chunk : s->batch - first;
+        x.tiles = x.images * per_image;
+        DISPATCH(input_tiles, &x, (long)x.tiles * (g.in_c / 8));
+        DISPATCH(gradient_tiles, &x, (long)x.tiles * (g.out_c / 8));
+        for (int xi = 0; xi < 36; xi++) {
+            dnnl_status_t status = dnnl_sgemm('T', 'N', g.out_c, g.in_c, x.tiles, 1.0f,
+                                              x.M + (size_t)xi * x.tiles * g.out_c, g.out_c,
+                                              x.V + (size_t)xi * x.tiles * g.in_c, g.in_c, first == 0 ? 0.0f : 1.0f,
+                                              dU + (size_t)xi * g.out_c * g.in_c, g.in_c);
+            if (status != dnnl_success) return (int)status;
+        }
+    }
+    weight_context w = {g.out_c, g.in_c, s->out_channels, s->in_channels, 0, 0, 0, NULL, dU, diff_weights};
+    DISPATCH(weight_gradient_tiles, &w, (long)g.out_c * (g.in_c / 8));
+    if (diff_bias) DISPATCH(bias_gradient, &x, g.out_c / 8);
+    return 0;
+}

@@ -1,0 +1,73 @@
+import CWinograd
+
+/// A 3x3, stride-1, single-group convolution computed with Winograd's F(4x4, 3x3)
+/// algorithm (CWinograd): 36 multiplications per 4x4 output tile and channel pair instead
+/// of 144, so about a third of the direct convolution's time on large layers. Activations
+/// are in oneDNN's blocked layout `nChw{block}c` (block 8 or 16, channels zero-padded to a
+/// multiple of it); weights and their gradient are plain `[out, in, 3, 3]`.
+///
+/// Results differ from a direct convolution by rounding only (relative error about 1e-6
+/// to 1e-5 in fp32: the transforms multiply by at most 8 and divide by 24).
+struct WinogradConvolution {
+    let shape: pare_winograd_shape
+
+    /// Whether a convolution with attributes `a` from `input` to `output` (`[N, C, H, W]`)
+    /// can run here: 3x3 kernel, stride and dilation 1, one group, padding 0...2, and at
+    /// least 8 input and output channels (with fewer, the matrix products are too thin to win).
+    static func supports(_ a: Conv2dAttributes, input: [Int], output: [Int]) -> Bool {
+        let p = a.padding
+        return a.kernelSize == [3, 3] && a.stride == [1, 1] && a.dilation == [1, 1] && a.groups == 1
+            && [p.top, p.left, p.bottom, p.right].allSatisfy { (0...2).contains($0) }
+            && input.count == 4 && output.count == 4 && input[1] >= 8 && output[1] >= 8
+            && output[2] == input[2] + p.top + p.bottom - 2 && output[3] == input[3] + p.left + p.right - 2
+    }
+
+    /// `input` and `output` are `[N, C, H, W]`; `block` is the layout's channel block (8 or 16).
+    /// `chunkImages` caps the images transformed at a time (nil: as many as fit the cache);
+    /// `portable` runs the baseline x86-64 transforms even where AVX2 is available (tests).
+    init(_ a: Conv2dAttributes, input: [Int], output: [Int], block: Int, chunkImages: Int? = nil,
+         portable: Bool = false) {
+        precondition(Self.supports(a, input: input, output: output) && (block == 8 || block == 16),
+                     "WinogradConvolution cannot run \(a) from \(input) to \(output) in blocks of \(block)")
+        shape = pare_winograd_shape(batch: Int32(input[0]), in_channels: Int32(input[1]), out_channels: Int32(output[1]),
+                                    in_height: Int32(input[2]), in_width: Int32(input[3]),
+                                    out_height: Int32(output[2]), out_width: Int32(output[3]),
+                                    pad_top: Int32(a.padding.top), pad_left: Int32(a.padding.left), block: Int32(block),
+                                    max_chunk_images: Int32(chunkImages ?? 0), portable: portable ? 1 : 0)
+    }
+
+    enum Pass: Int32 { case forward = 0, backwardData = 1, backwardWeights = 2 }
+
+    /// Floats of scratch memory `pass` needs.
+    func workspaceFloats(_ pass: Pass) -> Int {
+        withUnsafePointer(to: shape) { Int(pare_winograd_workspace_floats($0, pass.rawValue)) }
+    }
+
+    /// `destination = conv(source, weights) + bias`.
+    func forward(source: UnsafePointer<Float>, weights: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                 destination: UnsafeMutablePointer<Float>, workspace: UnsafeMutablePointer<Float>) {
+        let status = withUnsafePointer(to: shape) {
+            pare_winograd_forward($0, source, weights, bias, destination, workspace)
+        }
+        precondition(status == 0, "Winograd forward: oneDNN sgemm failed with status \(status)")
+    }
+
+    /// `sourceGradient` = the gradient of the input, from the output's gradient.
+    func backwardData(destinationGradient: UnsafePointer<Float>, weights: UnsafePointer<Float>,
+                      sourceGradient: UnsafeMutablePointer<Float>, workspace: UnsafeMutablePointer<Float>) {
+        let status = withUnsafePointer(to: shape) {
+            pare_winograd_backward_data($0, destinationGradient, weights, sourceGradient, workspace)
+        }
+        precondition(status == 0, "Winograd backward data: oneDNN sgemm failed with status \(status)")
+    }
+
+    /// Overwrites `weightsGradient` (plain) and `biasGradient` (when given).
+    func backwardWeights(source: UnsafePointer<Float>, destinationGradient: UnsafePointer<Float>,
+                         weightsGradient: UnsafeMutablePointer<Float>, biasGradient: UnsafeMutablePointer<Float>?,
+                         workspace: UnsafeMutablePointer<Float>) {
+        let status = withUnsafePointer(to: shape) {
+            pare_winograd_backward_weights($0, source, destinationGradient, weightsGradient, biasGradient, workspace)
+        }
+        precondition(status == 0, "Winograd backward weights: oneDNN sgemm failed with status \(status)")
+    }
+}
