@@ -11,11 +11,15 @@ public enum TrainingBenchmark {
         public var threads: Int
         public var warmup: Int
         public var runs: Int
-        public init(batch: Int = 128, threads: Int = 2, warmup: Int = 5, runs: Int = 20) {
+        /// Whether 3x3 stride-1 convolutions run on Winograd's algorithm
+        /// (``ExecutorConfiguration/winograd``); false compares with oneDNN's direct kernels.
+        public var winograd: Bool
+        public init(batch: Int = 128, threads: Int = 2, warmup: Int = 5, runs: Int = 20, winograd: Bool = true) {
             self.batch = batch
             self.threads = threads
             self.warmup = warmup
             self.runs = runs
+            self.winograd = winograd
         }
     }
 
@@ -34,6 +38,8 @@ public enum TrainingBenchmark {
         /// Images per second at the median step time.
         public var imagesPerSecond: Double
         public var arenaBytes: Int
+        /// The convolutions' implementations with counts, e.g. "jit:avx2 x4, winograd F(4x4,3x3) x13".
+        public var kernels: String
         /// With profiling: the slowest executor steps, plus `loss` and `optimizer`.
         public var parts: [Part]?
         /// The executor's plan: one line per oneDNN primitive and reorder, with layouts.
@@ -54,7 +60,8 @@ public enum TrainingBenchmark {
         let images = Tensor.randomNormal(inputShape, generator: &generator)
         let labels = (0..<settings.batch).map { _ in Int(generator.next() % UInt64(classes)) }
         let executor = try DNNLExecutor(graph: graph, batchSize: settings.batch, mode: .training,
-                                        configuration: ExecutorConfiguration(threads: settings.threads, profile: profile))
+                                        configuration: ExecutorConfiguration(threads: settings.threads, profile: profile,
+                                                                                     winograd: settings.winograd))
         let optimizer = SGD(learningRate: 0.01, momentum: 0.9, weightDecay: 5e-4)
         var lossSeconds = 0.0, optimizerSeconds = 0.0
         func step() throws {
@@ -92,6 +99,7 @@ public enum TrainingBenchmark {
         let med = median(times)
         return Result(model: name, settings: settings, inputShape: inputShape.dimensions, medianMilliseconds: med,
                       minMilliseconds: times.min() ?? med, imagesPerSecond: Double(settings.batch) / (med * 1e-3),
-                      arenaBytes: executor.arenaBytes, parts: parts, plan: executor.planDescription)
+                      arenaBytes: executor.arenaBytes, kernels: executor.convolutionImplementations, parts: parts,
+                      plan: executor.planDescription)
     }
 }

@@ -32,6 +32,9 @@ extension Pare {
         @Option(help: "Number of classes for zoo models (default: the model's).") var classes: Int?
         @Flag(help: "Also time every executor step (mean per pass) and print the slowest.") var profile = false
         @Flag(help: "Print JSON instead of text.") var json = false
+        @Flag(help: ArgumentHelp("With --train: run every convolution on oneDNN's direct kernels.",
+                                 discussion: "By default, training runs 3x3 stride-1 convolutions with 8 or more channels on Winograd's F(4x4,3x3) algorithm; this compares with the direct kernels."))
+        var direct = false
 
         func validate() throws {
             guard (batch ?? 1) > 0, threads > 0, (runs ?? 1) > 0, (warmup ?? 0) >= 0 else {
@@ -71,7 +74,8 @@ extension Pare {
         }
 
         func runTraining(_ graph: Graph) throws {
-            let settings = TrainingBenchmark.Settings(batch: batch ?? 128, threads: threads, warmup: warmup ?? 5, runs: runs ?? 20)
+            let settings = TrainingBenchmark.Settings(batch: batch ?? 128, threads: threads, warmup: warmup ?? 5, runs: runs ?? 20,
+                                                      winograd: !direct)
             let terminal = isatty(2) != 0 && !json
             let result = try TrainingBenchmark.run(graph, name: model, settings: settings, profile: profile) { done, total in
                 if terminal { FileHandle.standardError.write(Data("\r\(model): training step \(done)/\(total)".utf8)) }
@@ -87,6 +91,7 @@ extension Pare {
                   + "\(threads) thread(s), \(settings.warmup) warm-up + \(settings.runs) timed steps, SGD momentum 0.9")
             print(String(format: "step: median %.2f ms, min %.2f ms; %.1f images/s; arena %.1f MB", result.medianMilliseconds,
                          result.minMilliseconds, result.imagesPerSecond, Double(result.arenaBytes) / 1e6))
+            print("kernels: \(result.kernels)")
             if plan { print(result.plan) }
             if let parts = result.parts {
                 let total = parts.reduce(0) { $0 + $1.milliseconds }

@@ -81,6 +81,24 @@ final class DNNLExecutorTests: XCTestCase {
         try compare(graph(input: [17, 8, 8], [conv(33, [1, 1])]), batch: 2, mode: .training)
     }
 
+    /// Training runs 3x3 stride-1 convolutions with at least 8 channels on Winograd's
+    /// algorithm (with bias, padding 1 and 0, a padded channel block, partial tiles) and
+    /// still matches the reference; others, and every convolution with `winograd` off, stay
+    /// on oneDNN.
+    func testTrainingRunsThreeByThreeConvolutionsOnWinograd() throws {
+        let g = graph(input: [12, 9, 9], [conv(20, [3, 3], padding: Padding2d(1), bias: true), .relu,
+                                          conv(16, [3, 3]), .relu, conv(8, [3, 3], stride: [2, 2], padding: Padding2d(1))])
+        let parameterised = try TestGraphs.withRandomParameters(g, seed: 1)
+        let training = try DNNLExecutor(graph: parameterised, batchSize: 3, mode: .training)
+        XCTAssertTrue(training.convolutionImplementations.contains("winograd F(4x4,3x3) x2"), training.convolutionImplementations)
+        let direct = try DNNLExecutor(graph: parameterised, batchSize: 3, mode: .training,
+                                      configuration: ExecutorConfiguration(winograd: false))
+        XCTAssertFalse(direct.convolutionImplementations.contains("winograd"), direct.convolutionImplementations)
+        let inference = try DNNLExecutor(graph: parameterised, batchSize: 3, mode: .inference)
+        XCTAssertFalse(inference.convolutionImplementations.contains("winograd"), inference.convolutionImplementations)
+        try compare(g, batch: 3, mode: .training, steps: 3)
+    }
+
     /// Maps smaller than the kernel, where oneDNN has no optimised backward kernel for the
     /// forward's layouts and the executor lets it choose layouts and reorders.
     func testConvolutionsOnMapsSmallerThanTheKernel() throws {

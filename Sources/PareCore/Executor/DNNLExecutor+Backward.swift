@@ -30,6 +30,10 @@ extension DNNLExecutor {
             break
 
         case let .conv2d(a):
+            if let convolution = winograd[i] {
+                try compileWinogradBackward(i, a, convolution)
+                return
+            }
             let forward = forwardPrimitive[i]!
             let src = fullShape(node.inputs[0])
             let inChannels = src[1]

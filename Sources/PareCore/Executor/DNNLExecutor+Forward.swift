@@ -220,6 +220,7 @@ extension DNNLExecutor {
         if let activation = fusion?.activation { name += " + \(graph.nodes[activation].op.kind)" }
         let eltwise = fusion.flatMap { f in f.activation.map { _ in (f.algorithm, f.alpha, f.beta) } }
         let p = try primitive(&desc, attributes: try DNNLAttributes(eltwise: eltwise), name: name)
+        if fusion == nil, try compileWinogradConvolution(i, a, direct: p) { return }
         forwardPrimitive[i] = p
         let x = try input(i, 0, as: p.query(dnnl_query_src_md))
         let y = output(i, p.query(dnnl_query_dst_md))

@@ -53,6 +53,8 @@ public final class DNNLExecutor: GraphExecutor {
     /// Per node: buffers its backward needs (weights in primitive layout, stats, masks).
     var saved: [[String: Int]] = []
     var forwardPrimitive: [DNNLPrimitive?] = []
+    /// Convolutions that run on ``WinogradConvolution`` instead of a oneDNN primitive.
+    var winograd: [Int: WinogradConvolution] = [:]
     var gradientBuffer: [Int?] = []
 
     /// Which values need a gradient, and which nodes take part in backward.
@@ -532,11 +534,12 @@ public final class DNNLExecutor: GraphExecutor {
          Array(zip(backwardLabels, backwardSeconds)).map { ($0.0, $0.1) })
     }
 
-    /// The distinct oneDNN implementations chosen for the convolutions, with counts
-    /// (e.g. "jit:avx2 x12, jit_dw:avx2 x3").
+    /// The distinct implementations chosen for the convolutions, with counts
+    /// (e.g. "jit:avx2 x12, jit_dw:avx2 x3", or "winograd F(4x4,3x3) x13" in training).
     public var convolutionImplementations: String {
         var counts: [String: Int] = [:]
         for p in primitives where p.name.contains(" conv forward") { counts[p.implementation, default: 0] += 1 }
+        if !winograd.isEmpty { counts["winograd F(4x4,3x3)"] = winograd.count }
         return counts.sorted { $0.key < $1.key }.map { "\($0.key) x\($0.value)" }.joined(separator: ", ")
     }
 

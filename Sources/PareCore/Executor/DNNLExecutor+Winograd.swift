@@ -1,0 +1,74 @@
+import CDNNL
+
+extension DNNLExecutor {
+    /// Plans convolution `i` of a training executor on ``WinogradConvolution`` when it can
+    /// run there, and returns whether it did. `direct` is oneDNN's direct primitive for the
+    /// same convolution: its source and destination layouts are kept (so neighbouring ops
+    /// need no reorders) when they are `nChw8c` or `nChw16c`; it is then discarded.
+    func compileWinogradConvolution(_ i: Int, _ a: Conv2dAttributes, direct: DNNLPrimitive) throws -> Bool {
+        let node = graph.nodes[i]
+        let src = fullShape(node.inputs[0]), dst = fullShape(i)
+        guard mode == .training, configuration.winograd, WinogradConvolution.supports(a, input: src, output: dst) else {
+            return false
+        }
+        let srcMD = direct.query(dnnl_query_src_md), dstMD = direct.query(dnnl_query_dst_md)
+        guard let block = try MemoryDescriptor.channelBlock(srcMD, shape: src),
+              try MemoryDescriptor.channelBlock(dstMD, shape: dst) == block else { return false }
+        discard(direct)
+        let convolution = WinogradConvolution(a, input: src, output: dst, block: block)
+        winograd[i] = convolution
+        let t = forwardTime(i)
+        let x = try input(i, 0, as: srcMD)
+        let y = output(i, dstMD)
+        let workspace = newBuffer(try MemoryDescriptor.plain([convolution.workspaceFloats(.forward)]), at: t)
+        let weights = graph.parameters[node.parameterName("weight")]!
+        let bias = a.bias ? graph.parameters[node.parameterName("bias")]! : nil
+        implementationNotes.append("\(node.name) conv: winograd F(4x4,3x3) on \(MemoryDescriptor.describe(srcMD)) -> \(MemoryDescriptor.describe(dstMD))")
+        addSwift(at: t, touching: [x, y, workspace], label: "\(node.name) conv forward (winograd)") { ex in
+            convolution.forward(source: ex.floatPointer(x), weights: weights.floats.baseAddress!,
+                                bias: bias.map { UnsafePointer($0.floats.baseAddress!) },
+                                destination: ex.floatPointer(y), workspace: ex.floatPointer(workspace))
+        }
+        return true
+    }
+
+    /// Plans the backward pass of a convolution planned by ``compileWinogradConvolution``:
+    /// the weights' (and bias') gradient, then the input's gradient when needed.
+    func compileWinogradBackward(_ i: Int, _ a: Conv2dAttributes, _ convolution: WinogradConvolution) throws {
+        let node = graph.nodes[i]
+        let t = backwardTime(i)
+        let dy = outputGradient(i)
+        let x = inputBuffers[i][0]
+        let floats = max(convolution.workspaceFloats(.backwardWeights), convolution.workspaceFloats(.backwardData))
+        let workspace = newBuffer(try MemoryDescriptor.plain([floats]), at: t)
+        let dWeights = parameterGradient(node.parameterName("weight"))
+        let dBias = a.bias ? parameterGradient(node.parameterName("bias")) : nil
+        addSwift(at: t, touching: [x, dy, workspace], label: "\(node.name) conv backward weights (winograd)") { ex in
+            convolution.backwardWeights(source: ex.floatPointer(x), destinationGradient: ex.floatPointer(dy),
+                                        weightsGradient: dWeights.floats.baseAddress!, biasGradient: dBias?.floats.baseAddress,
+                                        workspace: ex.floatPointer(workspace))
+        }
+        guard needsInputGradient(i, 0) else { return }
+        let weights = graph.parameters[node.parameterName("weight")]!
+        let target = gradientTarget(i, 0, inputMDs[i][0])
+        addSwift(at: t, touching: [dy, target, workspace], label: "\(node.name) conv backward data (winograd)") { ex in
+            convolution.backwardData(destinationGradient: ex.floatPointer(dy), weights: weights.floats.baseAddress!,
+                                     sourceGradient: ex.floatPointer(target), workspace: ex.floatPointer(workspace))
+        }
+        try finishGradient(i, 0, target: target)
+    }
+}
+
+extension MemoryDescriptor {
+    /// 8 or 16 when `md` is `shape` (`[N, C, H, W]`) in oneDNN's `nChw8c` or `nChw16c`
+    /// layout, else nil.
+    static func channelBlock(_ md: dnnl_memory_desc_t, shape: [Int]) throws -> Int? {
+        guard shape.count == 4 else { return nil }
+        for (block, tag) in [(8, dnnl_nChw8c), (16, dnnl_nChw16c)] {
+            var candidate = dnnl_memory_desc_t()
+            try dnnlCheck(dnnl_memory_desc_init_by_tag(&candidate, 4, dims(shape), dnnl_f32, tag), "describe nChw\(block)c memory")
+            if equal(candidate, md) { return block }
+        }
+        return nil
+    }
+}
