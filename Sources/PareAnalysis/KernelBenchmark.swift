@@ -9,6 +9,9 @@ public struct KernelBenchmark {
         public var inChannels: Int
         public var size: Int
         public var convolution: Conv2dAttributes
+        /// Whether the executor may run it on Winograd's algorithm (``ExecutorConfiguration/winograd``);
+        /// its GFLOP/s are then effective ones: the direct convolution's operations per second.
+        public var winograd = false
 
         /// Floating-point operations of one forward pass (2 per multiply-accumulate).
         public var flops: Double {
@@ -35,11 +38,14 @@ public struct KernelBenchmark {
         public func gflops(_ milliseconds: Double) -> Double { flops / (milliseconds * 1e-3) / 1e9 }
     }
 
-    /// The cases of issue #2: N=128, 64->64 channels, 32x32: dense 3x3 pad 1, depthwise 3x3, 1x1.
+    /// The cases of issue #2: N=128, 64->64 channels, 32x32: dense 3x3 pad 1 (oneDNN's direct
+    /// kernel, then Winograd, as training runs it), depthwise 3x3, 1x1.
     public static func standardCases(batch: Int = 128) -> [Case] {
         [
             Case(name: "conv3x3 64->64", batch: batch, inChannels: 64, size: 32,
                  convolution: Conv2dAttributes(outChannels: 64, kernelSize: [3, 3], padding: Padding2d(1))),
+            Case(name: "conv3x3 64->64 winograd", batch: batch, inChannels: 64, size: 32,
+                 convolution: Conv2dAttributes(outChannels: 64, kernelSize: [3, 3], padding: Padding2d(1)), winograd: true),
             Case(name: "depthwise3x3 64", batch: batch, inChannels: 64, size: 32,
                  convolution: Conv2dAttributes(outChannels: 64, kernelSize: [3, 3], padding: Padding2d(1), groups: 64)),
             Case(name: "conv1x1 64->64", batch: batch, inChannels: 64, size: 32,
@@ -55,7 +61,7 @@ public struct KernelBenchmark {
         try graph.initializeParameters(seed: 0)
         let executor = try DNNLExecutor(graph: graph, batchSize: benchCase.batch, mode: .training,
                                         configuration: ExecutorConfiguration(threads: threads, computeInputGradients: true,
-                                                                             profile: true))
+                                                                             profile: true, winograd: benchCase.winograd))
         var generator = SeededGenerator(seed: 1)
         let input = Tensor.randomNormal([benchCase.batch, benchCase.inChannels, benchCase.size, benchCase.size], generator: &generator)
         let outputShape = try graph.inferShapes()[1].prepending(benchCase.batch)
@@ -76,8 +82,9 @@ public struct KernelBenchmark {
             backwardPass.append((t2 - t1) * 1e3)
             func delta(_ list: KeyPath<(forward: [(label: String, seconds: Double)], backward: [(label: String, seconds: Double)]), [(label: String, seconds: Double)]>,
                        _ label: String) -> Double {
-                let a = after[keyPath: list].filter { $0.label == label }.reduce(0) { $0 + $1.seconds }
-                let b = before[keyPath: list].filter { $0.label == label }.reduce(0) { $0 + $1.seconds }
+                // "conv conv forward", or "conv conv forward (winograd)".
+                let a = after[keyPath: list].filter { $0.label.hasPrefix(label) }.reduce(0) { $0 + $1.seconds }
+                let b = before[keyPath: list].filter { $0.label.hasPrefix(label) }.reduce(0) { $0 + $1.seconds }
                 return (a - b) * 1e3
             }
             forward.append(delta(\.forward, "conv conv forward"))

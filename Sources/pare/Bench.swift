@@ -18,7 +18,9 @@ extension Pare {
                 With --train, times training steps instead (forward in training mode, softmax \
                 cross-entropy, backward, SGD momentum 0.9 with weight decay) on one fixed batch of \
                 seeded random images (default batch 128), and prints the median step time and \
-                images per second: the engine's speed, without the data loader.
+                images per second: the engine's speed, without the data loader. As in `pare train`, \
+                3x3 stride-1 convolutions with 8 or more channels run on Winograd's F(4x4,3x3) \
+                algorithm; --direct runs them on oneDNN's direct kernels instead, for comparison.
                 """)
 
         @Argument(help: "Zoo model name or .safetensors model file.") var model: String

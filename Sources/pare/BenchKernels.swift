@@ -43,17 +43,21 @@ extension Pare {
                 return
             }
             print("oneDNN \(DNNLEngine.version), fp32, \(threads) thread(s), N=\(batch), 64x32x32, median of \(runs) runs")
-            print("case               pass             ms      GFLOP/s")
+            print("case                     pass             ms      GFLOP/s")
             for r in results {
                 for (pass, ms) in [("forward", r.forwardMilliseconds), ("backward-data", r.backwardDataMilliseconds),
                                    ("backward-weights", r.backwardWeightsMilliseconds),
                                    ("forward pass*", r.forwardPassMilliseconds), ("backward pass*", r.backwardPassMilliseconds)] {
                     let flops = pass == "backward pass*" ? 2 * r.flops : r.flops
-                    print(String(format: "%-18@ %-16@ %7.2f %8.1f", r.name as NSString, pass as NSString, ms, flops / (ms * 1e-3) / 1e9))
+                    // Padded here: Foundation on Linux ignores field widths for %@.
+                    print(r.name.padding(toLength: 24, withPad: " ", startingAt: 0) + " "
+                          + pass.padding(toLength: 16, withPad: " ", startingAt: 0)
+                          + String(format: " %7.2f %8.1f", ms, flops / (ms * 1e-3) / 1e9))
                 }
                 if verbose { print(r.implementation) }
             }
             print("* whole executor pass: input copy, edge reorders and (backward) both gradients")
+            print("winograd: F(4x4,3x3), as training runs 3x3 stride-1 convolutions; effective GFLOP/s (the direct convolution's operations per second)")
             try measureTrainingStep()
         }
 
