@@ -166,7 +166,7 @@ def main():
 
     print(f"training images/s, batch {args.batch}, {args.threads} threads, fp32, SGD momentum 0.9; "
           f"median of {args.repeats} measurements of {args.runs} steps; PyTorch {torch.__version__} with {allocator}; "
-          f"Pare oneDNN kernels")
+          f"Pare: oneDNN kernels, Winograd F(4x4,3x3) for 3x3 stride-1 convolutions")
     print(f"{'workload':34} {'Pare':>10} {'PyTorch':>10} {'Pare/PyTorch':>13}")
     for label, pare, torch_rate in rows:
         print(f"{label:34} {pare:10.1f} {torch_rate:10.1f} {pare / torch_rate:12.2f}x")
