@@ -19,8 +19,8 @@ public struct ExecutorConfiguration: Sendable {
     /// the last bits). Training never fuses.
     public var fuseInference: Bool
     /// In training, run 3x3 stride-1 convolutions with at least 8 input and output channels
-    /// on Winograd's F(4x4, 3x3) algorithm (``WinogradConvolution``): about three times
-    /// faster than oneDNN's direct convolution on such layers, with results that differ by
+    /// on Winograd's F(4x4, 3x3) algorithm (``WinogradConvolution``): about twice as fast
+    /// as oneDNN's direct convolution on such layers (AVX2), with results that differ by
     /// rounding (relative 1e-6 to 1e-5). Inference always runs oneDNN's direct convolutions.
     public var winograd: Bool
 

