@@ -9,10 +9,10 @@
 // V[xi][t][c0..c0+8] = (B^T d B)[xi] for the 6x6 input tile of output tile t.
 static void KERNEL(input_tiles)(void *p, long begin, long end) {
     const pass_context *x = p;
-    const int groups = x->in_c / 8, per_image = x->tiles_h * x->tiles_w;
+    const int groups = x->in_c / 8;
     for (long w = begin; w < end; w++) {
-        const int t = (int)(w / groups), g = (int)(w % groups), c0 = g * 8;
-        const int n = x->first + t / per_image, ty = (t / x->tiles_w) % x->tiles_h, tx = t % x->tiles_w;
+        const tile_item item = tile_of(x, w, groups);
+        const int t = item.t, c0 = item.c0, n = item.n, ty = item.ty, tx = item.tx;
         const int y0 = ty * 4 - x->pad_top, x0 = tx * 4 - x->pad_left;
         const float *base = x->src + ((size_t)(n * (x->in_c / x->block) + c0 / x->block) * x->in_h * x->in_w) * x->block
                             + c0 % x->block;
@@ -53,11 +53,11 @@ static void KERNEL(input_tiles)(void *p, long begin, long end) {
 // dst tile t, channels k0..k0+8 = A^T M[.][t][k0..] A (+ bias).
 static void KERNEL(output_tiles)(void *p, long begin, long end) {
     const pass_context *x = p;
-    const int groups = x->out_c / 8, per_image = x->tiles_h * x->tiles_w;
+    const int groups = x->out_c / 8;
     const size_t stride = (size_t)x->tiles * x->out_c;
     for (long w = begin; w < end; w++) {
-        const int t = (int)(w / groups), g = (int)(w % groups), k0 = g * 8;
-        const int n = x->first + t / per_image, ty = (t / x->tiles_w) % x->tiles_h, tx = t % x->tiles_w;
+        const tile_item item = tile_of(x, w, groups);
+        const int t = item.t, k0 = item.c0, n = item.n, ty = item.ty, tx = item.tx;
         const float *in = x->M + (size_t)t * x->out_c + k0;
         v8 q[4][6];
         for (int j = 0; j < 6; j++) {
@@ -98,11 +98,11 @@ static void KERNEL(output_tiles)(void *p, long begin, long end) {
 // beyond the output's edges): the factor that multiplies V in the weights' gradient.
 static void KERNEL(gradient_tiles)(void *p, long begin, long end) {
     const pass_context *x = p;
-    const int groups = x->out_c / 8, per_image = x->tiles_h * x->tiles_w;
+    const int groups = x->out_c / 8;
     const size_t stride = (size_t)x->tiles * x->out_c;
     for (long w = begin; w < end; w++) {
-        const int t = (int)(w / groups), g = (int)(w % groups), k0 = g * 8;
-        const int n = x->first + t / per_image, ty = (t / x->tiles_w) % x->tiles_h, tx = t % x->tiles_w;
+        const tile_item item = tile_of(x, w, groups);
+        const int t = item.t, k0 = item.c0, n = item.n, ty = item.ty, tx = item.tx;
         const float *base = x->diff_dst + ((size_t)(n * (x->out_c / x->block) + k0 / x->block) * x->out_h * x->out_w) * x->block
                             + k0 % x->block;
         v8 d[4][4];

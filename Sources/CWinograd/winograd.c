@@ -33,6 +33,18 @@ typedef struct {
     float *U, *diff_weights;
 } weight_context;
 
+// Work item w of a tile pass over `groups` 8-channel groups: tile t, first channel c0 of
+// its group, and the tile's image n and grid position (ty, tx).
+typedef struct {
+    int t, c0, n, ty, tx;
+} tile_item;
+
+static inline tile_item tile_of(const pass_context *x, long w, int groups) {
+    const int t = (int)(w / groups), per_image = x->tiles_h * x->tiles_w;
+    tile_item item = {t, (int)(w % groups) * 8, x->first + t / per_image, (t / x->tiles_w) % x->tiles_h, t % x->tiles_w};
+    return item;
+}
+
 #define SUFFIX _avx2
 #pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
 #include "kernels.h"
@@ -131,10 +143,24 @@ static pass_geometry backward_data_geometry(const pare_winograd_shape *s) {
     return g;
 }
 
+// Images per chunk of a pass.
+static int pass_chunk(const pare_winograd_shape *s, pass_geometry g) {
+    return chunk_images(s, tiles(g.out_h) * tiles(g.out_w), max_int(g.in_c, g.out_c));
+}
+
+// The workspace of a pass: transformed weights U[36][in][out], then the chunk's
+// transformed inputs V[36][tiles][in], then its products M[36][tiles][out].
+static void split_workspace(const pare_winograd_shape *s, pass_geometry g, float *workspace,
+                            float **U, float **V, float **M) {
+    const size_t tiles_per_chunk = (size_t)pass_chunk(s, g) * tiles(g.out_h) * tiles(g.out_w);
+    *U = workspace;
+    *V = *U + 36 * (size_t)g.in_c * g.out_c;
+    *M = *V + 36 * tiles_per_chunk * g.in_c;
+}
+
 static size_t pass_floats(const pare_winograd_shape *s, pass_geometry g) {
-    const int per_image = tiles(g.out_h) * tiles(g.out_w);
-    const int chunk = chunk_images(s, per_image, max_int(g.in_c, g.out_c));
-    return 36 * ((size_t)g.in_c * g.out_c + (size_t)chunk * per_image * (g.in_c + g.out_c));
+    const size_t tiles_per_chunk = (size_t)pass_chunk(s, g) * tiles(g.out_h) * tiles(g.out_w);
+    return 36 * ((size_t)g.in_c * g.out_c + tiles_per_chunk * (g.in_c + g.out_c));
 }
 
 size_t pare_winograd_workspace_floats(const pare_winograd_shape *s, int pass) {
@@ -157,8 +183,7 @@ static int run_pass(const pare_winograd_shape *s, pass_geometry g, const float *
                     const float *bias, float *dst, float *V, float *M) {
     pass_context x = make_context(s, g);
     x.src = src, x.bias = bias, x.dst = dst, x.V = V, x.M = M;
-    const int per_image = x.tiles_h * x.tiles_w;
-    const int chunk = chunk_images(s, per_image, max_int(g.in_c, g.out_c));
+    const int per_image = x.tiles_h * x.tiles_w, chunk = pass_chunk(s, g);
     for (int first = 0; first < s->batch; first += chunk) {
         x.first = first;
         x.images = chunk < s->batch - first ? chunk : s->batch - first;
@@ -177,10 +202,8 @@ static int run_pass(const pare_winograd_shape *s, pass_geometry g, const float *
 int pare_winograd_forward(const pare_winograd_shape *s, const float *src, const float *weights,
                           const float *bias, float *dst, float *workspace) {
     const pass_geometry g = forward_geometry(s);
-    float *U = workspace;
-    float *V = U + 36 * (size_t)g.in_c * g.out_c;
-    const int chunk = chunk_images(s, tiles(g.out_h) * tiles(g.out_w), max_int(g.in_c, g.out_c));
-    float *M = V + 36 * (size_t)chunk * tiles(g.out_h) * tiles(g.out_w) * g.in_c;
+    float *U, *V, *M;
+    split_workspace(s, g, workspace, &U, &V, &M);
     weight_context w = {g.in_c, g.out_c, s->in_channels, s->out_channels, 9, (size_t)s->in_channels * 9, 0,
                         weights, U, NULL};
     DISPATCH(weight_tiles, &w, (long)g.in_c * (g.out_c / 8));
@@ -190,10 +213,8 @@ int pare_winograd_forward(const pare_winograd_shape *s, const float *src, const 
 int pare_winograd_backward_data(const pare_winograd_shape *s, const float *diff_dst, const float *weights,
                                 float *diff_src, float *workspace) {
     const pass_geometry g = backward_data_geometry(s);
-    float *U = workspace;
-    float *V = U + 36 * (size_t)g.in_c * g.out_c;
-    const int chunk = chunk_images(s, tiles(g.out_h) * tiles(g.out_w), max_int(g.in_c, g.out_c));
-    float *M = V + 36 * (size_t)chunk * tiles(g.out_h) * tiles(g.out_w) * g.in_c;
+    float *U, *V, *M;
+    split_workspace(s, g, workspace, &U, &V, &M);
     // Row r = output channel k, column c = input channel: w[k][c] flipped by 180 degrees.
     weight_context w = {g.in_c, g.out_c, s->out_channels, s->in_channels, (size_t)s->in_channels * 9, 9, 1,
                         weights, U, NULL};
@@ -206,11 +227,9 @@ int pare_winograd_backward_weights(const pare_winograd_shape *s, const float *sr
     const pass_geometry g = forward_geometry(s);
     pass_context x = make_context(s, g);
     x.src = src, x.diff_dst = diff_dst, x.diff_bias = diff_bias;
-    const int per_image = x.tiles_h * x.tiles_w;
-    const int chunk = chunk_images(s, per_image, max_int(g.in_c, g.out_c));
-    float *dU = workspace;                                  // [36][out_c][in_c]
-    x.V = dU + 36 * (size_t)g.in_c * g.out_c;               // [36][tiles][in_c]
-    x.M = x.V + 36 * (size_t)chunk * per_image * g.in_c;    // [36][tiles][out_c]
+    const int per_image = x.tiles_h * x.tiles_w, chunk = pass_chunk(s, g);
+    float *dU;  // [36][out_c][in_c], in the place of U
+    split_workspace(s, g, workspace, &dU, &x.V, &x.M);
     for (int first = 0; first < s->batch; first += chunk) {
         x.first = first;
         x.images = chunk < s->batch - first ? chunk : s->batch - first;
