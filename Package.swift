@@ -38,14 +38,15 @@ let package = Package(
         .systemLibrary(
             name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]),
-        // Winograd F(4x4, 3x3) convolution: C with vector extensions, compiled with
-        // optimisation even in debug builds (its AVX2 path is chosen at run time), threaded
-        // on oneDNN's libgomp.
+        // Pare's own CPU kernels where oneDNN 2.6 is slow: Winograd F(4x4, 3x3) convolution,
+        // max pooling and few-input-channel weight gradients on blocked layouts. C with
+        // vector extensions, compiled with optimisation even in debug builds (AVX2 paths are
+        // chosen at run time), threaded on oneDNN's libgomp.
         .target(
-            name: "CWinograd", dependencies: ["CDNNL"],
+            name: "CKernels", dependencies: ["CDNNL"],
             cSettings: [.unsafeFlags(["-O2"])],
             linkerSettings: [.linkedLibrary("gomp")]),
-        .target(name: "PareCore", dependencies: ["CDNNL", "CBLAS", "CWinograd"]),
+        .target(name: "PareCore", dependencies: ["CDNNL", "CBLAS", "CKernels"]),
         .target(name: "PareModels", dependencies: ["PareCore"]),
         // ONNX/onnx.pb.swift is generated from ONNX/onnx.proto by scripts/generate-onnx-proto.sh
         // and committed, so the build never runs protoc.

@@ -119,6 +119,22 @@ final class DNNLExecutorTests: XCTestCase {
                     batch: 3, mode: .training)
     }
 
+    /// Max pooling between blocked activations runs on ``BlockedMaxPooling`` (training and
+    /// inference) and still matches the reference, ceil mode and overlapping windows included.
+    func testMaxPoolingOnBlockedLayoutsRunsOnPareKernel() throws {
+        let g = graph(input: [12, 13, 13], [conv(20, [3, 3], padding: Padding2d(1)), .relu,
+                                            .maxPool(Pool2dAttributes(kernelSize: [2, 2], ceilMode: true)),
+                                            conv(16, [3, 3], padding: Padding2d(1)),
+                                            .maxPool(Pool2dAttributes(kernelSize: [3, 3], stride: [2, 2], padding: Padding2d(1)))])
+        let parameterised = try TestGraphs.withRandomParameters(g, seed: 1)
+        for mode in [ExecutionMode.training, .inference] {
+            let executor = try DNNLExecutor(graph: parameterised, batchSize: 3, mode: mode)
+            XCTAssertEqual(executor.planDescription.components(separatedBy: "blocked max pooling").count - 1, 2,
+                           executor.planDescription)
+            try compare(g, batch: 3, mode: mode)
+        }
+    }
+
     func testNormalisationActivationsAndPooling() throws {
         try compare(graph(input: [17, 7, 7], [conv(17, [3, 3], padding: Padding2d(1)), .batchNorm(BatchNormAttributes()),
                                               .relu, .maxPool(Pool2dAttributes(kernelSize: [3, 3], stride: [2, 2],

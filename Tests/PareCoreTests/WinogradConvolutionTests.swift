@@ -88,10 +88,10 @@ final class WinogradConvolutionTests: XCTestCase {
                                        chunkImages: c.chunkImages, portable: c.portable)
         let workspace = [Float](repeating: .nan, count: [.forward, .backwardData, .backwardWeights]
             .map(conv.workspaceFloats).max()!)
-        let blockedX = Self.blocked(x.map(Float.init), [n, ci, h, w], block: c.block)
-        let blockedDy = Self.blocked(dy.map(Float.init), [n, co, ho, wo], block: c.block)
+        let blockedX = BlockedLayout.blocked(x.map(Float.init), [n, ci, h, w], block: c.block)
+        let blockedDy = BlockedLayout.blocked(dy.map(Float.init), [n, co, ho, wo], block: c.block)
         let floatWeights = weights.map(Float.init), floatBias = bias.map(Float.init)
-        var blockedY = [Float](repeating: .nan, count: Self.blockedCount([n, co, ho, wo], block: c.block))
+        var blockedY = [Float](repeating: .nan, count: BlockedLayout.count([n, co, ho, wo], block: c.block))
         var blockedDx = [Float](repeating: .nan, count: blockedX.count)
         var gotDw = [Float](repeating: .nan, count: weights.count)
         var gotDb = [Float](repeating: .nan, count: co)
@@ -111,39 +111,16 @@ final class WinogradConvolutionTests: XCTestCase {
             assertClose(actual, expected.map(Float.init), atol: 2e-5 * scale, rtol: 1e-4, "\(label) \(what)",
                         file: file, line: line)
         }
-        compare(Self.plain(blockedY, [n, co, ho, wo], block: c.block), y, "forward")
-        compare(Self.plain(blockedDx, [n, ci, h, w], block: c.block), dx, "backward data")
+        compare(BlockedLayout.plain(blockedY, [n, co, ho, wo], block: c.block), y, "forward")
+        compare(BlockedLayout.plain(blockedDx, [n, ci, h, w], block: c.block), dx, "backward data")
         compare(gotDw, dw, "backward weights")
         if c.bias { compare(gotDb, db, "bias gradient") }
         // The channels that pad the last block stay zero.
-        let padded = Self.blockedCount([n, co, ho, wo], block: c.block) != n * co * ho * wo
+        let padded = BlockedLayout.count([n, co, ho, wo], block: c.block) != n * co * ho * wo
         if padded {
-            let roundTrip = Self.blocked(Self.plain(blockedY, [n, co, ho, wo], block: c.block), [n, co, ho, wo], block: c.block)
+            let roundTrip = BlockedLayout.blocked(BlockedLayout.plain(blockedY, [n, co, ho, wo], block: c.block), [n, co, ho, wo], block: c.block)
             let differing = zip(roundTrip, blockedY).filter { $0 != $1 }.count
             XCTAssertEqual(differing, 0, "\(label): padding lanes of the output are not zero", file: file, line: line)
         }
-    }
-
-    static func blockedCount(_ s: [Int], block: Int) -> Int {
-        s[0] * ((s[1] + block - 1) / block * block) * s[2] * s[3]
-    }
-
-    /// `[N, C, H, W]` into `nChw{block}c`, padding lanes zero.
-    static func blocked(_ values: [Float], _ s: [Int], block: Int) -> [Float] {
-        let (n, c, h, w) = (s[0], s[1], s[2], s[3]), blocks = (c + block - 1) / block
-        var out = [Float](repeating: 0, count: blockedCount(s, block: block))
-        for b in 0..<n { for ch in 0..<c { for y in 0..<h { for x in 0..<w {
-            out[(((b * blocks + ch / block) * h + y) * w + x) * block + ch % block] = values[((b * c + ch) * h + y) * w + x]
-        } } } }
-        return out
-    }
-
-    static func plain(_ values: [Float], _ s: [Int], block: Int) -> [Float] {
-        let (n, c, h, w) = (s[0], s[1], s[2], s[3]), blocks = (c + block - 1) / block
-        var out = [Float](repeating: 0, count: n * c * h * w)
-        for b in 0..<n { for ch in 0..<c { for y in 0..<h { for x in 0..<w {
-            out[((b * c + ch) * h + y) * w + x] = values[(((b * blocks + ch / block) * h + y) * w + x) * block + ch % block]
-        } } } }
-        return out
     }
 }

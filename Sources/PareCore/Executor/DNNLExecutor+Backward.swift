@@ -147,7 +147,11 @@ extension DNNLExecutor {
             try compileEltwiseBackward(i, dnnl_eltwise_logistic, 0, 0)
 
         case let .maxPool(a):
-            try compilePoolingBackward(i, a, algorithm: dnnl_pooling_max)
+            if let pooling = maxPooling[i] {
+                try compileBlockedMaxPoolingBackward(i, pooling)
+            } else {
+                try compilePoolingBackward(i, a, algorithm: dnnl_pooling_max)
+            }
         case let .avgPool(a):
             try compilePoolingBackward(i, a, algorithm: a.countIncludePad ? dnnl_pooling_avg_include_padding : dnnl_pooling_avg_exclude_padding)
         case .globalAvgPool:

@@ -321,6 +321,7 @@ extension DNNLExecutor {
                                                         geometry.strides, geometry.kernel, geometry.dilation,
                                                         geometry.paddingL, geometry.paddingR), "describe pooling")
         let p = try primitive(&desc, name: "\(node.name) \(node.op.kind) forward")
+        if algorithm == dnnl_pooling_max, try compileBlockedMaxPooling(i, a, direct: p) { return }
         forwardPrimitive[i] = p
         let x = try input(i, 0, as: srcMD)
         let y = output(i, p.query(dnnl_query_dst_md))

@@ -55,6 +55,8 @@ public final class DNNLExecutor: GraphExecutor {
     var forwardPrimitive: [DNNLPrimitive?] = []
     /// Convolutions that run on ``WinogradConvolution`` instead of a oneDNN primitive.
     var winograd: [Int: WinogradConvolution] = [:]
+    /// Max poolings that run on ``BlockedMaxPooling`` instead of a oneDNN primitive.
+    var maxPooling: [Int: BlockedMaxPooling] = [:]
     var gradientBuffer: [Int?] = []
 
     /// Which values need a gradient, and which nodes take part in backward.
@@ -242,6 +244,10 @@ public final class DNNLExecutor: GraphExecutor {
 
     func floatPointer(_ id: Int) -> UnsafeMutablePointer<Float> {
         (arena!.pointer + buffers[id].offset).assumingMemoryBound(to: Float.self)
+    }
+
+    func bytePointer(_ id: Int) -> UnsafeMutablePointer<UInt8> {
+        (arena!.pointer + buffers[id].offset).assumingMemoryBound(to: UInt8.self)
     }
 
     func floatCount(_ id: Int) -> Int { buffers[id].bytes / 4 }

@@ -1,20 +1,20 @@
-import CWinograd
+import CKernels
 
 /// A 3x3, stride-1, single-group convolution computed with Winograd's F(4x4, 3x3)
-/// algorithm (CWinograd): 36 multiplications per 4x4 output tile and channel pair instead
+/// algorithm (CKernels): 36 multiplications per 4x4 output tile and channel pair instead
 /// of 144; on AVX2 it takes 40-60% of oneDNN's direct convolution's time. Activations
 /// are in oneDNN's blocked layout `nChw{block}c` (block 8 or 16, channels zero-padded to a
 /// multiple of it); weights and their gradient are plain `[out, in, 3, 3]`.
 ///
 /// Results differ from a direct convolution by rounding only (relative error about 1e-6
 /// to 1e-5 in fp32: the transforms multiply by at most 8 and divide by 24).
-struct WinogradConvolution {
+public struct WinogradConvolution {
     let shape: pare_winograd_shape
 
     /// Whether a convolution with attributes `a` from `input` to `output` (`[N, C, H, W]`)
     /// can run here: 3x3 kernel, stride and dilation 1, one group, padding 0...2, and at
     /// least 8 input and output channels (with fewer, the matrix products are too thin to win).
-    static func supports(_ a: Conv2dAttributes, input: [Int], output: [Int]) -> Bool {
+    public static func supports(_ a: Conv2dAttributes, input: [Int], output: [Int]) -> Bool {
         let p = a.padding
         return a.kernelSize == [3, 3] && a.stride == [1, 1] && a.dilation == [1, 1] && a.groups == 1
             && [p.top, p.left, p.bottom, p.right].allSatisfy { (0...2).contains($0) }

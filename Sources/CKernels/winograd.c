@@ -1,16 +1,11 @@
 #include "winograd.h"
+#include "parallel.h"
 
 #include <oneapi/dnnl/dnnl.h>
 #include <string.h>
 
 typedef float v8 __attribute__((vector_size(32)));
 typedef float v8u __attribute__((vector_size(32), aligned(4)));
-
-// libgomp's entry points (the OpenMP runtime oneDNN is built with). Calling them directly
-// keeps clang's own OpenMP runtime, and a second thread pool, out of the process.
-extern void GOMP_parallel(void (*fn)(void *), void *data, unsigned num_threads, unsigned flags);
-extern int omp_get_thread_num(void);
-extern int omp_get_num_threads(void);
 
 // One transform pass over a chunk of images, seen as a forward convolution from `in_*`
 // (`src`) to `out_*` (`dst`); channel counts are padded to the block.
@@ -55,27 +50,6 @@ static inline tile_item tile_of(const pass_context *x, long w, int groups) {
 #include "kernels.h"
 #undef SUFFIX
 
-typedef void (*range_fn)(void *context, long begin, long end);
-
-typedef struct {
-    range_fn fn;
-    void *context;
-    long count;
-} parallel_job;
-
-static void parallel_body(void *p) {
-    const parallel_job *job = p;
-    const long thread = omp_get_thread_num(), threads = omp_get_num_threads();
-    const long begin = job->count * thread / threads, end = job->count * (thread + 1) / threads;
-    if (begin < end) job->fn(job->context, begin, end);
-}
-
-// Splits [0, count) evenly over the OpenMP threads.
-static void parallel_for(range_fn fn, void *context, long count) {
-    parallel_job job = {fn, context, count};
-    GOMP_parallel(parallel_body, &job, 0, 0);
-}
-
 // The 36 matrix products C[i] = op(A[i]) B[i] (+ beta C[i]) of one chunk, i in [begin, end).
 // Each runs on one thread: at these sizes (often 64x64 outputs) a product per thread beats
 // splitting every product over all threads.
@@ -105,7 +79,7 @@ static int use_avx2(const pare_winograd_shape *s) {
 }
 
 #define DISPATCH(name, context, count) \
-    parallel_for(use_avx2(s) ? name##_avx2 : name##_generic, (context), (count))
+    pare_parallel_for(use_avx2(s) ? name##_avx2 : name##_generic, (context), (count))
 
 static int round_up(int value, int multiple) { return (value + multiple - 1) / multiple * multiple; }
 static int tiles(int extent) { return (extent + 3) / 4; }
@@ -192,7 +166,7 @@ static int run_pass(const pare_winograd_shape *s, pass_geometry g, const float *
         // M[xi] (tiles x out) = V[xi] (tiles x in) U[xi] (in x out)
         product_batch batch = {'N', x.tiles, g.out_c, g.in_c, V, U, M, g.in_c, g.out_c, g.out_c,
                                (size_t)x.tiles * g.in_c, (size_t)g.in_c * g.out_c, (size_t)x.tiles * g.out_c, 0.0f, 0};
-        parallel_for(products, &batch, 36);
+        pare_parallel_for(products, &batch, 36);
         if (batch.status) return batch.status;
         DISPATCH(output_tiles, &x, (long)x.tiles * (g.out_c / 8));
     }
@@ -240,7 +214,7 @@ int pare_winograd_backward_weights(const pare_winograd_shape *s, const float *sr
         product_batch batch = {'T', g.out_c, g.in_c, x.tiles, x.M, x.V, dU, g.out_c, g.in_c, g.in_c,
                                (size_t)x.tiles * g.out_c, (size_t)x.tiles * g.in_c, (size_t)g.out_c * g.in_c,
                                first == 0 ? 0.0f : 1.0f, 0};
-        parallel_for(products, &batch, 36);
+        pare_parallel_for(products, &batch, 36);
         if (batch.status) return batch.status;
     }
     weight_context w = {g.out_c, g.in_c, s->out_channels, s->in_channels, 0, 0, 0, NULL, dU, diff_weights};
