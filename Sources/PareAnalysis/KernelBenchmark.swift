@@ -13,6 +13,15 @@ public struct KernelBenchmark {
         /// its GFLOP/s are then effective ones: the direct convolution's operations per second.
         public var winograd = false
 
+        public init(name: String, batch: Int, inChannels: Int, size: Int, convolution: Conv2dAttributes, winograd: Bool = false) {
+            self.name = name
+            self.batch = batch
+            self.inChannels = inChannels
+            self.size = size
+            self.convolution = convolution
+            self.winograd = winograd
+        }
+
         /// Floating-point operations of one forward pass (2 per multiply-accumulate).
         public var flops: Double {
             let c = convolution

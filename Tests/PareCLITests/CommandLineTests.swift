@@ -25,6 +25,22 @@ final class CommandLineTests: XCTestCase {
         }
     }
 
+    /// --conv times the shapes given, through Winograd too where training would use it, and
+    /// rejects a malformed shape by name.
+    func testBenchKernelsTimesGivenConvolutions() throws {
+        let (status, output) = try run(["bench-kernels", "--batch", "2", "--runs", "1", "--warmup", "0",
+                                        "--conv", "8,16,9,3,1", "--conv", "1,8,12,5,0,2"])
+        XCTAssertEqual(status, 0, output)
+        for line in ["8->16 9x9 k3p1 ", "8->16 9x9 k3p1 wino", "1->8 12x12 k5p0s2 "] {
+            XCTAssertTrue(output.contains(line), "missing \(line):\n\(output)")
+        }
+        XCTAssertFalse(output.contains("1->8 12x12 k5p0s2 wino"), output)
+        XCTAssertFalse(output.contains("page faults"), "the standard training step runs only without --conv:\n\(output)")
+        let (badStatus, badOutput) = try run(["bench-kernels", "--conv", "8,16"])
+        XCTAssertNotEqual(badStatus, 0)
+        XCTAssertTrue(badOutput.contains("--conv"), badOutput)
+    }
+
     func testDemoTrainsAndSaves() throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("pare-demo-\(UUID()).safetensors")
         defer { try? FileManager.default.removeItem(at: file) }
