@@ -82,21 +82,44 @@ final class DNNLExecutorTests: XCTestCase {
     }
 
     /// Training runs 3x3 stride-1 convolutions with at least 8 channels on Winograd's
-    /// algorithm (with bias, padding 1 and 0, a padded channel block, partial tiles) and
-    /// still matches the reference; others, and every convolution with `winograd` off, stay
-    /// on oneDNN.
+    /// algorithm, each pass whose 4x4 tiles cover its map with little waste (with bias,
+    /// padding 1 and 0, a padded channel block, partial tiles), and still matches the
+    /// reference; other passes and convolutions, and every convolution with `winograd` off,
+    /// stay on oneDNN.
     func testTrainingRunsThreeByThreeConvolutionsOnWinograd() throws {
-        let g = graph(input: [12, 9, 9], [conv(20, [3, 3], padding: Padding2d(1), bias: true), .relu,
-                                          conv(16, [3, 3]), .relu, conv(8, [3, 3], stride: [2, 2], padding: Padding2d(1))])
+        // n0: 11x11 -> 11x11, every pass; n2: 11x11 -> 9x9, only the input's gradient
+        // (9x9 fills 56% of its 12x12 tiles); n4: stride 2, none.
+        let g = graph(input: [12, 11, 11], [conv(20, [3, 3], padding: Padding2d(1), bias: true), .relu,
+                                            conv(16, [3, 3]), .relu, conv(8, [3, 3], stride: [2, 2], padding: Padding2d(1))])
         let parameterised = try TestGraphs.withRandomParameters(g, seed: 1)
         let training = try DNNLExecutor(graph: parameterised, batchSize: 3, mode: .training)
-        XCTAssertTrue(training.convolutionImplementations.contains("winograd F(4x4,3x3) x2"), training.convolutionImplementations)
+        XCTAssertEqual(training.convolutionImplementations.components(separatedBy: ", ").filter { $0.hasPrefix("winograd") },
+                       ["winograd F(4x4,3x3) x1", "winograd F(4x4,3x3) backward only x1"], training.convolutionImplementations)
+        XCTAssertTrue(training.planDescription.contains("n0 conv: winograd F(4x4,3x3) on aBcd8b -> aBcd8b for forward, backwardData, backwardWeights"),
+                      training.planDescription)
+        XCTAssertTrue(training.planDescription.contains("n2 conv: winograd F(4x4,3x3) on aBcd8b -> aBcd8b for backwardData\n"),
+                      training.planDescription)
+        XCTAssertTrue(training.planDescription.contains("n2 conv backward weights: jit"), training.planDescription)
         let direct = try DNNLExecutor(graph: parameterised, batchSize: 3, mode: .training,
                                       configuration: ExecutorConfiguration(winograd: false))
         XCTAssertFalse(direct.convolutionImplementations.contains("winograd"), direct.convolutionImplementations)
         let inference = try DNNLExecutor(graph: parameterised, batchSize: 3, mode: .inference)
         XCTAssertFalse(inference.convolutionImplementations.contains("winograd"), inference.convolutionImplementations)
         try compare(g, batch: 3, mode: .training, steps: 3)
+    }
+
+    /// A first layer's weights gradient (1 to 4 input channels, plain input, blocked output)
+    /// runs on ``FewChannelWeightGradient`` and still matches the reference.
+    func testFewInputChannelWeightGradients() throws {
+        for (channels, attributes) in [(1, Conv2dAttributes(outChannels: 16, kernelSize: [3, 3], bias: true)),
+                                       (3, Conv2dAttributes(outChannels: 24, kernelSize: [3, 3], stride: [2, 2], padding: Padding2d(1)))] {
+            let g = graph(input: [channels, 12, 13], [.conv2d(attributes), .relu, conv(8, [3, 3], padding: Padding2d(1))])
+            let executor = try DNNLExecutor(graph: try TestGraphs.withRandomParameters(g, seed: 1), batchSize: 3, mode: .training,
+                                            configuration: ExecutorConfiguration(threads: 2))
+            XCTAssertTrue(executor.planDescription.contains("n0 conv backward weights: few-channel kernel from abcd"),
+                          executor.planDescription)
+            try compare(g, batch: 3, mode: .training)
+        }
     }
 
     /// Maps smaller than the kernel, where oneDNN has no optimised backward kernel for the

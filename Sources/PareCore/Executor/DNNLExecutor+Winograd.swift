@@ -1,29 +1,41 @@
 import CDNNL
 
+/// A training convolution some of whose passes run on ``WinogradConvolution``.
+struct WinogradPlan {
+    let convolution: WinogradConvolution
+    let passes: Set<WinogradConvolution.Pass>
+}
+
 extension DNNLExecutor {
-    /// Plans convolution `i` of a training executor on ``WinogradConvolution`` when it can
-    /// run there, and returns whether it did. `direct` is oneDNN's direct primitive for the
-    /// same convolution: its source and destination layouts are kept (so neighbouring ops
-    /// need no reorders) when they are `nChw8c` or `nChw16c`; it is then discarded.
+    /// Plans the passes of training convolution `i` that are worth running on
+    /// ``WinogradConvolution`` (``WinogradConvolution/passes(input:output:)``), when it can run
+    /// there and oneDNN's direct primitive `direct` works on `nChw8c` or `nChw16c`; those
+    /// layouts are kept, so neighbouring ops need no reorders. Returns whether the forward
+    /// pass was planned (then `direct` only serves as the backward primitives' hint).
     func compileWinogradConvolution(_ i: Int, _ a: Conv2dAttributes, direct: DNNLPrimitive) throws -> Bool {
         let node = graph.nodes[i]
         let src = fullShape(node.inputs[0]), dst = fullShape(i)
         guard mode == .training, configuration.winograd, WinogradConvolution.supports(a, input: src, output: dst) else {
             return false
         }
+        let passes = WinogradConvolution.passes(input: src, output: dst)
         let srcMD = direct.query(dnnl_query_src_md), dstMD = direct.query(dnnl_query_dst_md)
-        guard let block = try MemoryDescriptor.channelBlock(srcMD, shape: src),
+        guard !passes.isEmpty, let block = try MemoryDescriptor.channelBlock(srcMD, shape: src),
               try MemoryDescriptor.channelBlock(dstMD, shape: dst) == block else { return false }
-        discard(direct)
         let convolution = WinogradConvolution(a, input: src, output: dst, block: block)
-        winograd[i] = convolution
+        winograd[i] = WinogradPlan(convolution: convolution, passes: passes)
+        let names = WinogradConvolution.Pass.allCases.filter(passes.contains).map { "\($0)" }.joined(separator: ", ")
+        implementationNotes.append("\(node.name) conv: winograd F(4x4,3x3) on \(MemoryDescriptor.describe(srcMD)) -> "
+                                   + "\(MemoryDescriptor.describe(dstMD)) for \(names)")
+        guard passes.contains(.forward) else { return false }
+        forwardPrimitive[i] = direct
+        discard(direct)
         let t = forwardTime(i)
         let x = try input(i, 0, as: srcMD)
         let y = output(i, dstMD)
         let workspace = newBuffer(try MemoryDescriptor.plain([convolution.workspaceFloats(.forward)]), at: t)
         let weights = graph.parameters[node.parameterName("weight")]!
         let bias = a.bias ? graph.parameters[node.parameterName("bias")]! : nil
-        implementationNotes.append("\(node.name) conv: winograd F(4x4,3x3) on \(MemoryDescriptor.describe(srcMD)) -> \(MemoryDescriptor.describe(dstMD))")
         addSwift(at: t, touching: [x, y, workspace], label: "\(node.name) conv forward (winograd)") { ex in
             convolution.forward(source: ex.floatPointer(x), weights: weights.floats.baseAddress!,
                                 bias: bias.map { UnsafePointer($0.floats.baseAddress!) },
@@ -32,15 +44,13 @@ extension DNNLExecutor {
         return true
     }
 
-    /// Plans the backward pass of a convolution planned by ``compileWinogradConvolution``:
-    /// the weights' (and bias') gradient, then the input's gradient when needed.
-    func compileWinogradBackward(_ i: Int, _ a: Conv2dAttributes, _ convolution: WinogradConvolution) throws {
+    /// Plans the weights' (and bias') gradient of convolution `i` on Winograd.
+    func compileWinogradWeightGradient(_ i: Int, _ a: Conv2dAttributes, _ convolution: WinogradConvolution) throws {
         let node = graph.nodes[i]
         let t = backwardTime(i)
         let dy = outputGradient(i)
         let x = inputBuffers[i][0]
-        let floats = max(convolution.workspaceFloats(.backwardWeights), convolution.workspaceFloats(.backwardData))
-        let workspace = newBuffer(try MemoryDescriptor.plain([floats]), at: t)
+        let workspace = newBuffer(try MemoryDescriptor.plain([convolution.workspaceFloats(.backwardWeights)]), at: t)
         let dWeights = parameterGradient(node.parameterName("weight"))
         let dBias = a.bias ? parameterGradient(node.parameterName("bias")) : nil
         addSwift(at: t, touching: [x, dy, workspace], label: "\(node.name) conv backward weights (winograd)") { ex in
@@ -48,7 +58,14 @@ extension DNNLExecutor {
                                         weightsGradient: dWeights.floats.baseAddress!, biasGradient: dBias?.floats.baseAddress,
                                         workspace: ex.floatPointer(workspace))
         }
-        guard needsInputGradient(i, 0) else { return }
+    }
+
+    /// Plans the input's gradient of convolution `i` on Winograd.
+    func compileWinogradDataGradient(_ i: Int, _ convolution: WinogradConvolution) throws {
+        let node = graph.nodes[i]
+        let t = backwardTime(i)
+        let dy = outputGradient(i)
+        let workspace = newBuffer(try MemoryDescriptor.plain([convolution.workspaceFloats(.backwardData)]), at: t)
         let weights = graph.parameters[node.parameterName("weight")]!
         let target = gradientTarget(i, 0, inputMDs[i][0])
         addSwift(at: t, touching: [dy, target, workspace], label: "\(node.name) conv backward data (winograd)") { ex in

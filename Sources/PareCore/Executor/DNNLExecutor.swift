@@ -53,8 +53,9 @@ public final class DNNLExecutor: GraphExecutor {
     /// Per node: buffers its backward needs (weights in primitive layout, stats, masks).
     var saved: [[String: Int]] = []
     var forwardPrimitive: [DNNLPrimitive?] = []
-    /// Convolutions that run on ``WinogradConvolution`` instead of a oneDNN primitive.
-    var winograd: [Int: WinogradConvolution] = [:]
+    /// Convolutions some of whose training passes run on ``WinogradConvolution`` instead of
+    /// oneDNN's primitives.
+    var winograd: [Int: WinogradPlan] = [:]
     /// Max poolings that run on ``BlockedMaxPooling`` instead of a oneDNN primitive.
     var maxPooling: [Int: BlockedMaxPooling] = [:]
     var gradientBuffer: [Int?] = []
@@ -540,12 +541,16 @@ public final class DNNLExecutor: GraphExecutor {
          Array(zip(backwardLabels, backwardSeconds)).map { ($0.0, $0.1) })
     }
 
-    /// The distinct implementations chosen for the convolutions, with counts
-    /// (e.g. "jit:avx2 x12, jit_dw:avx2 x3", or "winograd F(4x4,3x3) x13" in training).
+    /// The distinct implementations chosen for the convolutions' forward passes, with counts
+    /// (e.g. "jit:avx2 x12, jit_dw:avx2 x3", or "winograd F(4x4,3x3) x13" in training; a
+    /// convolution whose forward is direct and some backward pass Winograd counts as direct
+    /// and "winograd F(4x4,3x3) backward only").
     public var convolutionImplementations: String {
         var counts: [String: Int] = [:]
         for p in primitives where p.name.contains(" conv forward") { counts[p.implementation, default: 0] += 1 }
-        if !winograd.isEmpty { counts["winograd F(4x4,3x3)"] = winograd.count }
+        let forwardOnWinograd = winograd.values.filter { $0.passes.contains(.forward) }.count
+        if forwardOnWinograd > 0 { counts["winograd F(4x4,3x3)"] = forwardOnWinograd }
+        if winograd.count > forwardOnWinograd { counts["winograd F(4x4,3x3) backward only"] = winograd.count - forwardOnWinograd }
         return counts.sorted { $0.key < $1.key }.map { "\($0.key) x\($0.value)" }.joined(separator: ", ")
     }
 

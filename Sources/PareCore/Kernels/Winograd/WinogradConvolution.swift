@@ -22,6 +22,23 @@ public struct WinogradConvolution {
             && output[2] == input[2] + p.top + p.bottom - 2 && output[3] == input[3] + p.left + p.right - 2
     }
 
+    /// The passes worth running on Winograd, for a convolution it ``supports(_:input:output:)``:
+    /// those whose tiles waste less than 30% of their area. Each pass fills a map with 4x4
+    /// tiles (the forward and weights' gradient the output, the input's gradient the input);
+    /// a 13x13 map needs 16x16, 66% useful, and oneDNN's direct kernel is faster there
+    /// (`pare bench-kernels --conv 32,64,13`: backward data 4.0 ms vs 3.4 ms direct), while
+    /// 14x14 and 7x7 maps (77% useful) still run 1.4-2.2x faster on Winograd.
+    static func passes(input: [Int], output: [Int]) -> Set<Pass> {
+        func efficient(_ map: [Int]) -> Bool {
+            let tiled = (map[2] + 3) / 4 * 4 * ((map[3] + 3) / 4 * 4)
+            return Double(map[2] * map[3]) >= 0.7 * Double(tiled)
+        }
+        var passes: Set<Pass> = []
+        if efficient(output) { passes.formUnion([.forward, .backwardWeights]) }
+        if efficient(input) { passes.insert(.backwardData) }
+        return passes
+    }
+
     /// `input` and `output` are `[N, C, H, W]`; `block` is the layout's channel block (8 or 16).
     /// `chunkImages` caps the images transformed at a time (nil: as many as fit the cache);
     /// `portable` runs the baseline x86-64 transforms even where AVX2 is available (tests).
@@ -36,7 +53,8 @@ public struct WinogradConvolution {
                                     max_chunk_images: Int32(chunkImages ?? 0), portable: portable ? 1 : 0)
     }
 
-    enum Pass: Int32 { case forward = 0, backwardData = 1, backwardWeights = 2 }
+    /// The passes of a convolution's training step.
+    enum Pass: Int32, CaseIterable { case forward = 0, backwardData = 1, backwardWeights = 2 }
 
     /// Floats of scratch memory `pass` needs.
     func workspaceFloats(_ pass: Pass) -> Int {

@@ -1,0 +1,143 @@
+import CDNNL
+
+extension DNNLExecutor {
+    /// Plans convolution `i`'s backward pass: the weights' (and bias') gradient, then the
+    /// input's when needed. Each runs on Winograd when the forward planned that pass there
+    /// (``WinogradConvolution/passes(_:input:output:)``); a few-input-channel weights gradient
+    /// runs on ``FewChannelWeightGradient``; everything else on oneDNN's direct primitives.
+    func compileConvolutionBackward(_ i: Int, _ a: Conv2dAttributes) throws {
+        let plan = winograd[i]
+        if let plan, plan.passes.contains(.backwardWeights) {
+            try compileWinogradWeightGradient(i, a, plan.convolution)
+        } else if try !compileFewChannelWeightGradient(i, a) {
+            try compileDirectWeightGradient(i, a)
+        }
+        guard needsInputGradient(i, 0) else { return }
+        if let plan, plan.passes.contains(.backwardData) {
+            try compileWinogradDataGradient(i, plan.convolution)
+        } else {
+            try compileDirectDataGradient(i, a)
+        }
+    }
+
+    /// `[out, in, kh, kw]`, or `[groups, out/groups, in/groups, kh, kw]` for grouped ones.
+    func convolutionWeightShape(_ i: Int, _ a: Conv2dAttributes) -> [Int] {
+        let inChannels = fullShape(graph.nodes[i].inputs[0])[1]
+        return a.groups == 1
+            ? [a.outChannels, inChannels, a.kernelSize[0], a.kernelSize[1]]
+            : [a.groups, a.outChannels / a.groups, inChannels / a.groups, a.kernelSize[0], a.kernelSize[1]]
+    }
+
+    /// Plans the weights' gradient on ``FewChannelWeightGradient`` when the convolution has 1
+    /// to 4 input channels read in plain NCHW and an output gradient in `nChw8c`/`nChw16c`;
+    /// returns whether it did.
+    func compileFewChannelWeightGradient(_ i: Int, _ a: Conv2dAttributes) throws -> Bool {
+        let node = graph.nodes[i]
+        let src = fullShape(node.inputs[0]), dst = fullShape(i)
+        guard FewChannelWeightGradient.supports(a, input: src, output: dst),
+              MemoryDescriptor.equal(inputMDs[i][0], try MemoryDescriptor.plain(src)),
+              let block = try MemoryDescriptor.channelBlock(valueMD[i], shape: dst) else { return false }
+        let kernel = FewChannelWeightGradient(a, input: src, output: dst, block: block, threads: configuration.threads)
+        implementationNotes.append("\(node.name) conv backward weights: few-channel kernel from \(MemoryDescriptor.describe(inputMDs[i][0])), "
+                                   + "\(MemoryDescriptor.describe(valueMD[i]))")
+        let t = backwardTime(i)
+        let x = inputBuffers[i][0], dy = outputGradient(i)
+        let workspace = newBuffer(try MemoryDescriptor.plain([kernel.workspaceFloats]), at: t)
+        let dWeights = parameterGradient(node.parameterName("weight"))
+        let dBias = a.bias ? parameterGradient(node.parameterName("bias")) : nil
+        addSwift(at: t, touching: [x, dy, workspace], label: "\(node.name) conv backward weights (few channels)") { ex in
+            kernel.backwardWeights(source: ex.floatPointer(x), destinationGradient: ex.floatPointer(dy),
+                                   weightsGradient: dWeights.floats.baseAddress!, biasGradient: dBias?.floats.baseAddress,
+                                   workspace: ex.floatPointer(workspace))
+        }
+        return true
+    }
+
+    func compileDirectWeightGradient(_ i: Int, _ a: Conv2dAttributes) throws {
+        let node = graph.nodes[i]
+        let t = backwardTime(i)
+        let dy = outputGradient(i)
+        let forward = forwardPrimitive[i]!
+        let weightShape = convolutionWeightShape(i, a)
+        let geometry = ConvolutionGeometry(a)
+        var srcMD = inputMDs[i][0]
+        var dstMD = valueMD[i]
+        let x = inputBuffers[i][0]
+        var diffWeightsMD = try MemoryDescriptor.any(weightShape)
+        var diffBiasMD = a.bias ? try MemoryDescriptor.plain([a.outChannels]) : dnnl_memory_desc_t()
+        var weightsDesc = dnnl_convolution_desc_t()
+        try dnnlCheck(dnnl_dilated_convolution_backward_weights_desc_init(
+            &weightsDesc, dnnl_convolution_direct, &srcMD, &diffWeightsMD, &diffBiasMD, &dstMD,
+            geometry.strides, geometry.dilates, geometry.paddingL, geometry.paddingR), "describe convolution backward weights")
+        var pw = try primitive(&weightsDesc, hint: forward, name: "\(node.name) conv backward weights")
+        var xArg = x, dyArg = dy
+        if pw.isReference {
+            // oneDNN has no optimised kernel for these layouts (e.g. maps smaller than the
+            // kernel); let it choose layouts and reorder into them.
+            var anySrc = try MemoryDescriptor.any(fullShape(node.inputs[0])), anyDst = try MemoryDescriptor.any(fullShape(i))
+            var retryWeightsMD = try MemoryDescriptor.any(weightShape)
+            var retry = dnnl_convolution_desc_t()
+            try dnnlCheck(dnnl_dilated_convolution_backward_weights_desc_init(
+                &retry, dnnl_convolution_direct, &anySrc, &retryWeightsMD, &diffBiasMD, &anyDst,
+                geometry.strides, geometry.dilates, geometry.paddingL, geometry.paddingR), "describe convolution backward weights")
+            let alternative = try primitive(&retry, hint: forward, name: "\(node.name) conv backward weights")
+            if !alternative.isReference {
+                discard(pw)
+                pw = alternative
+                xArg = try converted(x, to: pw.query(dnnl_query_src_md), at: t, name: "\(node.name) backward weights src")
+                dyArg = try converted(dy, to: pw.query(dnnl_query_diff_dst_md), at: t, name: "\(node.name) backward weights diff_dst")
+            } else {
+                discard(alternative)
+            }
+        }
+        var args: [(Int32, Argument)] = [(DNNL_ARG_SRC, .buffer(xArg)), (DNNL_ARG_DIFF_DST, .buffer(dyArg))]
+        let dWeight = try gradientArgument(node.parameterName("weight"), plainShape: weightShape,
+                                           layout: pw.query(dnnl_query_diff_weights_md), at: t)
+        args.append((DNNL_ARG_DIFF_WEIGHTS, dWeight.argument))
+        if a.bias {
+            args.append((DNNL_ARG_DIFF_BIAS, try external(parameterGradient(node.parameterName("bias")))))
+        }
+        addPrimitive(pw, args, at: t)
+        dWeight.finish()
+    }
+
+    func compileDirectDataGradient(_ i: Int, _ a: Conv2dAttributes) throws {
+        let node = graph.nodes[i]
+        let t = backwardTime(i)
+        let dy = outputGradient(i)
+        let forward = forwardPrimitive[i]!
+        let weightShape = convolutionWeightShape(i, a)
+        let geometry = ConvolutionGeometry(a)
+        var srcMD = inputMDs[i][0]
+        var dstMD = valueMD[i]
+        var weightsMD = try MemoryDescriptor.any(weightShape)
+        var dataDesc = dnnl_convolution_desc_t()
+        try dnnlCheck(dnnl_dilated_convolution_backward_data_desc_init(
+            &dataDesc, dnnl_convolution_direct, &srcMD, &weightsMD, &dstMD,
+            geometry.strides, geometry.dilates, geometry.paddingL, geometry.paddingR), "describe convolution backward data")
+        var pd = try primitive(&dataDesc, hint: forward, name: "\(node.name) conv backward data")
+        var dyArg = dy
+        if pd.isReference {
+            var anySrc = try MemoryDescriptor.any(fullShape(node.inputs[0])), anyDst = try MemoryDescriptor.any(fullShape(i))
+            var retryWeightsMD = try MemoryDescriptor.any(weightShape)
+            var retry = dnnl_convolution_desc_t()
+            try dnnlCheck(dnnl_dilated_convolution_backward_data_desc_init(
+                &retry, dnnl_convolution_direct, &anySrc, &retryWeightsMD, &anyDst,
+                geometry.strides, geometry.dilates, geometry.paddingL, geometry.paddingR), "describe convolution backward data")
+            let alternative = try primitive(&retry, hint: forward, name: "\(node.name) conv backward data")
+            if !alternative.isReference {
+                discard(pd)
+                pd = alternative
+                dyArg = try converted(dy, to: pd.query(dnnl_query_diff_dst_md), at: t, name: "\(node.name) backward data diff_dst")
+            } else {
+                discard(alternative)
+            }
+        }
+        let weights = try backwardWeights(i, name: node.parameterName("weight"), plainShape: weightShape,
+                                          layout: pd.query(dnnl_query_weights_md), at: t)
+        let target = gradientTarget(i, 0, pd.query(dnnl_query_diff_src_md))
+        addPrimitive(pd, [(DNNL_ARG_DIFF_DST, .buffer(dyArg)), (DNNL_ARG_WEIGHTS, weights),
+                          (DNNL_ARG_DIFF_SRC, .buffer(target))], at: t)
+        try finishGradient(i, 0, target: target)
+    }
+}
