@@ -19,9 +19,11 @@ public struct ExecutorConfiguration: Sendable {
     /// the last bits). Training never fuses.
     public var fuseInference: Bool
     /// In training, run 3x3 stride-1 convolutions with at least 8 input and output channels
-    /// on Winograd's F(4x4, 3x3) algorithm (``WinogradConvolution``): about twice as fast
-    /// as oneDNN's direct convolution on such layers (AVX2), with results that differ by
-    /// rounding (relative 1e-6 to 1e-5). Inference always runs oneDNN's direct convolutions.
+    /// on Winograd's F(4x4, 3x3) algorithm (``WinogradConvolution``), each pass whose map
+    /// its 4x4 tiles cover with little waste (``WinogradConvolution/passes(input:output:)``):
+    /// about twice as fast as oneDNN's direct convolution on such layers (AVX2), with results
+    /// that differ by rounding (relative 1e-6 to 1e-5). Inference always runs oneDNN's
+    /// direct convolutions.
     public var winograd: Bool
 
     public init(threads: Int = 1, seed: UInt64 = 0, computeInputGradients: Bool = false, profile: Bool = false,
