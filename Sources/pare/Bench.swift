@@ -34,8 +34,8 @@ extension Pare {
         @Option(help: "Number of classes for zoo models (default: the model's).") var classes: Int?
         @Flag(help: "Also time every executor step (mean per pass) and print the slowest.") var profile = false
         @Flag(help: "Print JSON instead of text.") var json = false
-        @Flag(help: ArgumentHelp("With --train: run every convolution on oneDNN's direct kernels.",
-                                 discussion: "By default, training runs 3x3 stride-1 convolutions with 8 or more channels on Winograd's F(4x4,3x3) algorithm; this compares with the direct kernels."))
+        @Flag(help: ArgumentHelp("With --train: run the 3x3 convolutions on oneDNN's direct kernels instead of Winograd.",
+                                 discussion: "By default, training runs 3x3 stride-1 convolutions with 8 or more channels on Winograd's F(4x4,3x3) algorithm (each pass whose map its tiles cover with little waste); this compares with the direct kernels. First-layer weight gradients and max pooling stay on Pare's own kernels either way."))
         var direct = false
 
         func validate() throws {
