@@ -16,10 +16,17 @@ long pare_max_pool_output_elements(const pare_max_pool_shape *s) {
     return (long)s->batch * channel_blocks(s) * s->block * s->out_height * s->out_width;
 }
 
-// The input rows [*begin, *end) a window starting at `start` covers.
-static void clip(int start, int kernel, int extent, int *begin, int *end) {
-    *begin = start < 0 ? 0 : start;
-    *end = start + kernel > extent ? extent : start + kernel;
+// The input rows (or columns) [begin, end) that window `out` covers along one axis, and
+// `tap`, the position of `begin` within the window.
+typedef struct {
+    int begin, end, tap;
+} span;
+
+static span window_span(int out, int stride, int pad, int kernel, int extent) {
+    const int start = out * stride - pad;
+    span r = {start < 0 ? 0 : start, start + kernel > extent ? extent : start + kernel, 0};
+    r.tap = r.begin - start;
+    return r;
 }
 
 typedef struct {
@@ -41,22 +48,18 @@ static void forward_planes(void *p, long begin, long end) {
         float *dst = x->dst + plane * out_plane;
         unsigned char *argmax = x->argmax ? x->argmax + plane * out_plane : NULL;
         for (int oh = 0; oh < s->out_height; oh++) {
-            int h0, h1;
-            clip(oh * s->stride_height - s->pad_top, s->kernel_height, s->in_height, &h0, &h1);
-            const int kh0 = h0 - (oh * s->stride_height - s->pad_top);
+            const span rows = window_span(oh, s->stride_height, s->pad_top, s->kernel_height, s->in_height);
             for (int ow = 0; ow < s->out_width; ow++) {
-                int w0, w1;
-                clip(ow * s->stride_width - s->pad_left, s->kernel_width, s->in_width, &w0, &w1);
-                const int kw0 = w0 - (ow * s->stride_width - s->pad_left);
+                const span cols = window_span(ow, s->stride_width, s->pad_left, s->kernel_width, s->in_width);
                 const long o = ((long)oh * s->out_width + ow) * B;
                 for (int lane = 0; lane < B; lane += 8) {
                     v8 best = (v8){0} - INFINITY;
                     v8i index = (v8i){0} + 255;
-                    for (int h = h0; h < h1; h++) {
-                        for (int w = w0; w < w1; w++) {
+                    for (int h = rows.begin; h < rows.end; h++) {
+                        for (int w = cols.begin; w < cols.end; w++) {
                             const v8 v = *(const v8u *)(src + ((long)h * s->in_width + w) * B + lane);
                             const v8i take = (v > best) | (v != v);
-                            const int k = (kh0 + h - h0) * s->kernel_width + kw0 + w - w0;
+                            const int k = (rows.tap + h - rows.begin) * s->kernel_width + cols.tap + w - cols.begin;
                             best = (v8)(((v8i)v & take) | ((v8i)best & ~take));
                             index = (((v8i){0} + k) & take) | (index & ~take);
                         }
@@ -82,20 +85,16 @@ static void backward_planes(void *p, long begin, long end) {
         const unsigned char *argmax = x->argmax_in + plane * out_plane;
         memset(diff_src, 0, sizeof(float) * in_plane);
         for (int oh = 0; oh < s->out_height; oh++) {
-            int h0, h1;
-            clip(oh * s->stride_height - s->pad_top, s->kernel_height, s->in_height, &h0, &h1);
-            const int kh0 = h0 - (oh * s->stride_height - s->pad_top);
+            const span rows = window_span(oh, s->stride_height, s->pad_top, s->kernel_height, s->in_height);
             for (int ow = 0; ow < s->out_width; ow++) {
-                int w0, w1;
-                clip(ow * s->stride_width - s->pad_left, s->kernel_width, s->in_width, &w0, &w1);
-                const int kw0 = w0 - (ow * s->stride_width - s->pad_left);
+                const span cols = window_span(ow, s->stride_width, s->pad_left, s->kernel_width, s->in_width);
                 const long o = ((long)oh * s->out_width + ow) * B;
                 for (int lane = 0; lane < B; lane += 8) {
                     const v8i dy = (v8i) * (const v8u *)(diff_dst + o + lane);
                     const v8i index = __builtin_convertvector(*(const v8b *)(argmax + o + lane), v8i);
-                    for (int h = h0; h < h1; h++) {
-                        for (int w = w0; w < w1; w++) {
-                            const int k = (kh0 + h - h0) * s->kernel_width + kw0 + w - w0;
+                    for (int h = rows.begin; h < rows.end; h++) {
+                        for (int w = cols.begin; w < cols.end; w++) {
+                            const int k = (rows.tap + h - rows.begin) * s->kernel_width + cols.tap + w - cols.begin;
                             v8u *target = (v8u *)(diff_src + ((long)h * s->in_width + w) * B + lane);
                             *target += (v8)(dy & (index == k));
                         }

@@ -53,42 +53,52 @@ extension DNNLExecutor {
         return true
     }
 
+    /// A backward primitive of convolution `i`, described by `describe(src, weights, dst)`
+    /// from the forward's layouts. Where oneDNN has only its reference kernel for those
+    /// (e.g. maps smaller than the kernel), it is described again with layouts of oneDNN's
+    /// choice, and that one is taken if it is optimised: `ownLayouts` then says the caller
+    /// must reorder its inputs into the primitive's layouts.
+    func convolutionBackwardPrimitive(
+        _ i: Int, weightShape: [Int], name: String,
+        _ describe: (inout dnnl_memory_desc_t, inout dnnl_memory_desc_t, inout dnnl_memory_desc_t) throws -> dnnl_convolution_desc_t
+    ) throws -> (primitive: DNNLPrimitive, ownLayouts: Bool) {
+        let forward = forwardPrimitive[i]!
+        var srcMD = inputMDs[i][0], weightsMD = try MemoryDescriptor.any(weightShape), dstMD = valueMD[i]
+        var desc = try describe(&srcMD, &weightsMD, &dstMD)
+        let p = try primitive(&desc, hint: forward, name: name)
+        guard p.isReference else { return (p, false) }
+        var anySrc = try MemoryDescriptor.any(fullShape(graph.nodes[i].inputs[0])), anyDst = try MemoryDescriptor.any(fullShape(i))
+        var anyWeights = try MemoryDescriptor.any(weightShape)
+        var retry = try describe(&anySrc, &anyWeights, &anyDst)
+        let alternative = try primitive(&retry, hint: forward, name: name)
+        guard !alternative.isReference else {
+            discard(alternative)
+            return (p, false)
+        }
+        discard(p)
+        return (alternative, true)
+    }
+
     func compileDirectWeightGradient(_ i: Int, _ a: Conv2dAttributes) throws {
         let node = graph.nodes[i]
         let t = backwardTime(i)
         let dy = outputGradient(i)
-        let forward = forwardPrimitive[i]!
         let weightShape = convolutionWeightShape(i, a)
         let geometry = ConvolutionGeometry(a)
-        var srcMD = inputMDs[i][0]
-        var dstMD = valueMD[i]
         let x = inputBuffers[i][0]
-        var diffWeightsMD = try MemoryDescriptor.any(weightShape)
         var diffBiasMD = a.bias ? try MemoryDescriptor.plain([a.outChannels]) : dnnl_memory_desc_t()
-        var weightsDesc = dnnl_convolution_desc_t()
-        try dnnlCheck(dnnl_dilated_convolution_backward_weights_desc_init(
-            &weightsDesc, dnnl_convolution_direct, &srcMD, &diffWeightsMD, &diffBiasMD, &dstMD,
-            geometry.strides, geometry.dilates, geometry.paddingL, geometry.paddingR), "describe convolution backward weights")
-        var pw = try primitive(&weightsDesc, hint: forward, name: "\(node.name) conv backward weights")
-        var xArg = x, dyArg = dy
-        if pw.isReference {
-            // oneDNN has no optimised kernel for these layouts (e.g. maps smaller than the
-            // kernel); let it choose layouts and reorder into them.
-            var anySrc = try MemoryDescriptor.any(fullShape(node.inputs[0])), anyDst = try MemoryDescriptor.any(fullShape(i))
-            var retryWeightsMD = try MemoryDescriptor.any(weightShape)
-            var retry = dnnl_convolution_desc_t()
+        let (pw, ownLayouts) = try convolutionBackwardPrimitive(i, weightShape: weightShape,
+                                                                name: "\(node.name) conv backward weights") { src, weights, dst in
+            var desc = dnnl_convolution_desc_t()
             try dnnlCheck(dnnl_dilated_convolution_backward_weights_desc_init(
-                &retry, dnnl_convolution_direct, &anySrc, &retryWeightsMD, &diffBiasMD, &anyDst,
+                &desc, dnnl_convolution_direct, &src, &weights, &diffBiasMD, &dst,
                 geometry.strides, geometry.dilates, geometry.paddingL, geometry.paddingR), "describe convolution backward weights")
-            let alternative = try primitive(&retry, hint: forward, name: "\(node.name) conv backward weights")
-            if !alternative.isReference {
-                discard(pw)
-                pw = alternative
-                xArg = try converted(x, to: pw.query(dnnl_query_src_md), at: t, name: "\(node.name) backward weights src")
-                dyArg = try converted(dy, to: pw.query(dnnl_query_diff_dst_md), at: t, name: "\(node.name) backward weights diff_dst")
-            } else {
-                discard(alternative)
-            }
+            return desc
+        }
+        var xArg = x, dyArg = dy
+        if ownLayouts {
+            xArg = try converted(x, to: pw.query(dnnl_query_src_md), at: t, name: "\(node.name) backward weights src")
+            dyArg = try converted(dy, to: pw.query(dnnl_query_diff_dst_md), at: t, name: "\(node.name) backward weights diff_dst")
         }
         var args: [(Int32, Argument)] = [(DNNL_ARG_SRC, .buffer(xArg)), (DNNL_ARG_DIFF_DST, .buffer(dyArg))]
         let dWeight = try gradientArgument(node.parameterName("weight"), plainShape: weightShape,
@@ -105,34 +115,18 @@ extension DNNLExecutor {
         let node = graph.nodes[i]
         let t = backwardTime(i)
         let dy = outputGradient(i)
-        let forward = forwardPrimitive[i]!
         let weightShape = convolutionWeightShape(i, a)
         let geometry = ConvolutionGeometry(a)
-        var srcMD = inputMDs[i][0]
-        var dstMD = valueMD[i]
-        var weightsMD = try MemoryDescriptor.any(weightShape)
-        var dataDesc = dnnl_convolution_desc_t()
-        try dnnlCheck(dnnl_dilated_convolution_backward_data_desc_init(
-            &dataDesc, dnnl_convolution_direct, &srcMD, &weightsMD, &dstMD,
-            geometry.strides, geometry.dilates, geometry.paddingL, geometry.paddingR), "describe convolution backward data")
-        var pd = try primitive(&dataDesc, hint: forward, name: "\(node.name) conv backward data")
-        var dyArg = dy
-        if pd.isReference {
-            var anySrc = try MemoryDescriptor.any(fullShape(node.inputs[0])), anyDst = try MemoryDescriptor.any(fullShape(i))
-            var retryWeightsMD = try MemoryDescriptor.any(weightShape)
-            var retry = dnnl_convolution_desc_t()
+        let (pd, ownLayouts) = try convolutionBackwardPrimitive(i, weightShape: weightShape,
+                                                                name: "\(node.name) conv backward data") { src, weights, dst in
+            var desc = dnnl_convolution_desc_t()
             try dnnlCheck(dnnl_dilated_convolution_backward_data_desc_init(
-                &retry, dnnl_convolution_direct, &anySrc, &retryWeightsMD, &anyDst,
+                &desc, dnnl_convolution_direct, &src, &weights, &dst,
                 geometry.strides, geometry.dilates, geometry.paddingL, geometry.paddingR), "describe convolution backward data")
-            let alternative = try primitive(&retry, hint: forward, name: "\(node.name) conv backward data")
-            if !alternative.isReference {
-                discard(pd)
-                pd = alternative
-                dyArg = try converted(dy, to: pd.query(dnnl_query_diff_dst_md), at: t, name: "\(node.name) backward data diff_dst")
-            } else {
-                discard(alternative)
-            }
+            return desc
         }
+        let dyArg = ownLayouts
+            ? try converted(dy, to: pd.query(dnnl_query_diff_dst_md), at: t, name: "\(node.name) backward data diff_dst") : dy
         let weights = try backwardWeights(i, name: node.parameterName("weight"), plainShape: weightShape,
                                           layout: pd.query(dnnl_query_weights_md), at: t)
         let target = gradientTarget(i, 0, pd.query(dnnl_query_diff_src_md))
