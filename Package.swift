@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "PareData", targets: ["PareData"]),
         .library(name: "PareTrain", targets: ["PareTrain"]),
         .library(name: "PareAnalysis", targets: ["PareAnalysis"]),
+        .library(name: "PareCompress", targets: ["PareCompress"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -57,10 +58,13 @@ let package = Package(
         .target(name: "PareData", dependencies: ["PareCore", "CPNG", "CJPEG", "CZlib"]),
         .target(name: "PareTrain", dependencies: ["PareCore", "PareData", "PareIO", "PareAnalysis"]),
         .target(name: "PareAnalysis", dependencies: ["PareCore"]),
+        // Passes that make a model smaller and return a new graph: the graph editor, channel
+        // groups, pruning criteria, surgery and schedules.
+        .target(name: "PareCompress", dependencies: ["PareCore", "PareAnalysis", "PareTrain", "PareData", "PareIO"]),
         .executableTarget(
             name: "pare",
             dependencies: [
-                "PareCore", "PareModels", "PareIO", "PareData", "PareTrain", "PareAnalysis",
+                "PareCore", "PareModels", "PareIO", "PareData", "PareTrain", "PareAnalysis", "PareCompress",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "PareCoreTests", dependencies: ["PareCore", "PareModels"]),
@@ -70,6 +74,7 @@ let package = Package(
         .testTarget(name: "PareAnalysisTests", dependencies: ["PareAnalysis", "PareModels", "PareIO", "PareCore"]),
         .testTarget(name: "PareModelsTests", dependencies: ["PareCore", "PareModels", "PareData", "PareTrain"]),
         .testTarget(name: "PareTrainTests", dependencies: ["PareCore", "PareTrain"], exclude: ["Fixtures"]),
+        .testTarget(name: "PareCompressTests", dependencies: ["PareCompress", "PareCore", "PareModels", "PareIO", "PareTrain", "PareData"]),
         .testTarget(name: "PareTrainerTests", dependencies: ["PareCore", "PareData", "PareIO", "PareModels", "PareTrain"]),
     ]
 )
