@@ -3,7 +3,7 @@ import PareCore
 /// Inference latency of a graph through the fast executor: evaluation mode, after warm-up,
 /// medians over timed runs, with the settings that produced them.
 public struct LatencyBenchmark {
-    public struct Settings: Sendable, Codable {
+    public struct Settings: Sendable, Codable, Equatable {
         public var batch: Int
         public var threads: Int
         public var warmup: Int
