@@ -190,6 +190,7 @@ public final class Trainer {
                 gradients = executor.parameterGradients
             }
             if let gradients {
+                if configuration.bnSparsity > 0 { addBatchNormSparsity(to: gradients) }
                 if configuration.gradientClipNorm > 0 {
                     let norm = clipGradientNorm(gradients, maxNorm: configuration.gradientClipNorm)
                     guard norm.isFinite else { throw TrainingError.nonFiniteGradient(step: state.steps + 1, norm: norm) }
@@ -246,6 +247,18 @@ public final class Trainer {
     }
 
     // MARK: Helpers
+
+    /// Adds `λ·sign(γ)` to the gradient of every batch-norm scale (network slimming's L1
+    /// penalty on γ).
+    private func addBatchNormSparsity(to gradients: [String: Tensor]) {
+        let lambda = configuration.bnSparsity
+        for node in graph.nodes {
+            guard case .batchNorm = node.op, let gamma = graph.parameters[node.parameterName("weight")],
+                  let gradient = gradients[node.parameterName("weight")] else { continue }
+            let g = gradient.floats, w = gamma.floats
+            for i in 0..<g.count where w[i] != 0 { g[i] += w[i] > 0 ? lambda : -lambda }
+        }
+    }
 
     /// Checks that `graph` is a classifier for images of `sampleShape` in `classes` classes.
     public static func checkFit(_ graph: Graph, sampleShape: Shape, classes: Int) throws {

@@ -32,6 +32,9 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     public var gradientClipNorm: Float = 0
     /// Cross-entropy label smoothing ε, in [0, 1).
     public var labelSmoothing: Float = 0
+    /// Network slimming's sparsity penalty: `λ·Σ|γ|` over every batch-norm scale, its
+    /// subgradient `λ·sign(γ)` added to their gradients before each step; 0 for none.
+    public var bnSparsity: Float = 0
     /// Micro-batches whose gradients are averaged before each optimizer step (gradient
     /// accumulation: the effective batch is `batchSize * accumulationSteps`).
     public var accumulationSteps = 1
@@ -93,6 +96,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         if nesterov && (momentum == 0 || optimizer != .sgd) { problems.append("Nesterov momentum needs SGD with a momentum") }
         if !(weightDecay >= 0) { problems.append("weight decay must not be negative, got \(weightDecay)") }
         if !(labelSmoothing >= 0) || labelSmoothing >= 1 { problems.append("label smoothing must be in [0, 1), got \(labelSmoothing)") }
+        if !(bnSparsity >= 0) || !bnSparsity.isFinite { problems.append("batch-norm sparsity must not be negative, got \(bnSparsity)") }
         if accumulationSteps < 1 { problems.append("accumulation steps must be at least 1, got \(accumulationSteps)") }
         if threads < 1 { problems.append("threads must be at least 1, got \(threads)") }
         if !(validationFraction >= 0) || validationFraction >= 1 {
@@ -142,6 +146,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         gradientClipNorm = try value(.gradientClipNorm, d.gradientClipNorm)
         labelSmoothing = try value(.labelSmoothing, d.labelSmoothing)
         accumulationSteps = try value(.accumulationSteps, d.accumulationSteps)
+        bnSparsity = try value(.bnSparsity, d.bnSparsity)
         threads = try value(.threads, d.threads)
         seed = try value(.seed, d.seed)
         augmentation = try value(.augmentation, d.augmentation)

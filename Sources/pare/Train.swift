@@ -36,36 +36,7 @@ extension Pare {
         @Option(help: ArgumentHelp("Continue the run in this directory from its last.safetensors.", valueName: "dir"))
         var resume: String?
         @Option(help: "Epochs (default: \(defaults.epochs)).") var epochs: Int?
-        @Option(help: "Batch size; training drops each epoch's last smaller batch (default: \(defaults.batchSize)).")
-        var batch: Int?
-        @Option(name: .customLong("lr"), help: "Initial learning rate, one-cycle's peak (default: \(defaults.learningRate) for sgd, 0.001 for adam and adamw).")
-        var learningRate: Float?
-        @Option(help: "SGD momentum (default: \(defaults.momentum)).") var momentum: Float?
-        @Flag(inversion: .prefixedNo, help: "Nesterov momentum, with sgd (default: \(defaults.nesterov ? "on" : "off")).")
-        var nesterov: Bool?
-        @Option(name: .customLong("wd"), help: "Weight decay: added to the gradient for sgd and adam, decoupled for adamw (default: \(defaults.weightDecay) for sgd, 0 for adam, 0.01 for adamw).")
-        var weightDecay: Float?
-        @Option(help: "Optimizer: \(OptimizerKind.allCases.map(\.rawValue).joined(separator: ", ")) (default: \(defaults.optimizer.rawValue)).")
-        var optimizer: String?
-        @Option(help: ArgumentHelp("Learning-rate schedule: \(ScheduleSpec.syntax). cosine, step and multistep count epochs (cosine's T_max is --epochs); onecycle runs over every step (default: \(defaults.schedule)).", valueName: "schedule"))
-        var schedule: String?
-        @Option(help: "Optimizer steps of linear warm-up from a third of --lr before the schedule (default: \(defaults.warmupSteps)).")
-        var warmup: Int?
-        @Option(help: "Clip the gradients' total L2 norm to this before each step; 0 for none (default: \(defaults.gradientClipNorm)).")
-        var clipGradNorm: Float?
-        @Option(help: "Training augmentation: a comma-separated list of \(AugmentationList.names.joined(separator: ", ")), each optionally =VALUE, or none (default: \(defaults.augmentation)).")
-        var augment: String?
-        @Option(help: "Cross-entropy label smoothing in [0, 1) (default: \(defaults.labelSmoothing)).") var labelSmoothing: Float?
-        @Option(help: "Micro-batches whose gradients are averaged per optimizer step (default: \(defaults.accumulationSteps)).")
-        var accumulate: Int?
-        @Option(help: "Threads for oneDNN; bit-identical results need the same count (default: \(defaults.threads)).")
-        var threads: Int?
-        @Option(help: "Seed of the initial weights, data order, augmentation, dropout and validation split (default: \(defaults.seed)).")
-        var seed: UInt64?
-        @Option(help: "Fraction of the training set held out per class to choose the best checkpoint by; 0 uses the test set (default: \(defaults.validationFraction)).")
-        var valFraction: Double?
-        @Option(help: "Normalisation: \(Normalize.presets.keys.sorted().joined(separator: ", ")), none or default (default: the data set's preset).")
-        var normalize: String?
+        @OptionGroup var training: TrainingOptions
         @OptionGroup var folderOptions: ImageFolderOptions
         @Option(help: "Without a terminal, print a progress line every this many batches.") var logEvery = 100
         @Flag(help: "Print the final summary as JSON.") var json = false
@@ -150,34 +121,7 @@ extension Pare {
         func apply(to base: TrainingConfiguration, spec: DatasetSpec) throws -> TrainingConfiguration {
             var c = base
             if let epochs { c.epochs = epochs }
-            if let batch { c.batchSize = batch }
-            if let optimizer {
-                guard let kind = OptimizerKind(rawValue: optimizer.lowercased()) else {
-                    throw ValidationError("--optimizer '\(optimizer)': use one of \(OptimizerKind.allCases.map(\.rawValue).joined(separator: ", "))")
-                }
-                if kind != c.optimizer {
-                    // The other optimizers' usual defaults, unless given below.
-                    c.learningRate = kind == .sgd ? Self.defaults.learningRate : 1e-3
-                    c.weightDecay = kind == .sgd ? Self.defaults.weightDecay : kind == .adam ? 0 : 1e-2
-                }
-                c.optimizer = kind
-            }
-            if let learningRate { c.learningRate = learningRate }
-            if let momentum { c.momentum = momentum }
-            if let nesterov { c.nesterov = nesterov }
-            if let weightDecay { c.weightDecay = weightDecay }
-            if let schedule { c.schedule = schedule }
-            if let warmup { c.warmupSteps = warmup }
-            if let clipGradNorm { c.gradientClipNorm = clipGradNorm }
-            if let augment { c.augmentation = augment }
-            if let labelSmoothing { c.labelSmoothing = labelSmoothing }
-            if let accumulate { c.accumulationSteps = accumulate }
-            if let threads { c.threads = threads }
-            if let seed { c.seed = seed }
-            if let valFraction { c.validationFraction = valFraction }
-            if let normalize { c.normalization = try parseNormalization(normalize, spec: spec) }
-            try c.validate()
-            return c
+            return try training.apply(to: c, spec: spec)
         }
 
         func printHeader(_ trainer: Trainer, train: any Dataset, test: (any Dataset)?) {
