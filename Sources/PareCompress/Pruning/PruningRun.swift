@@ -156,9 +156,10 @@ public final class PruningRun {
         if let trainingSet { try Trainer.checkFit(current, sampleShape: trainingSet.sampleShape, classes: trainingSet.classes) }
     }
 
-    /// Runs the remaining steps; returns every step's record (step 0 first).
+    /// Runs the remaining steps, or up to step `stoppingAfterStep`; returns every step's
+    /// record so far (step 0 first).
     @discardableResult
-    public func run() throws -> [PruningStepRecord] {
+    public func run(stoppingAfterStep stop: Int? = nil) throws -> [PruningStepRecord] {
         let started = monotonicClock()
         if state.records.isEmpty {
             onEvent?(.measuring(step: 0))
@@ -172,6 +173,7 @@ public final class PruningRun {
         var idle = 0
         while !state.finished {
             let step = state.records.count
+            if let stop, step > stop { return state.records }
             let c = configuration
             if step > c.schedule.maximumSteps { break }
             if case let .perStep(_, target) = c.schedule,

@@ -1,0 +1,117 @@
+import Foundation
+import PareCore
+import PareData
+import PareIO
+import PareModels
+import PareTrain
+import XCTest
+
+@testable import PareCompress
+
+/// Iterative pruning with fine-tuning: files, records, and exact resume after a stop.
+final class PruningRunTests: XCTestCase {
+    private var directories: [URL] = []
+    override func tearDown() {
+        for url in directories { try? FileManager.default.removeItem(at: url) }
+    }
+    private func temporary() -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("pare-prune-\(UUID().uuidString)")
+        directories.append(url)
+        return url
+    }
+
+    /// 4 classes of 12x12 images: a bright square in one quadrant, plus noise.
+    private func quadrants(count: Int, seed: UInt64) -> InMemoryDataset {
+        var generator = SeededGenerator(seed: seed)
+        var pixels: [UInt8] = [], labels: [Int] = []
+        for _ in 0..<count {
+            let label = Int(generator.next() % 4)
+            for y in 0..<12 {
+                for x in 0..<12 {
+                    pixels.append(UInt8(min(255, ((y / 6) * 2 + (x / 6) == label ? 140 : 20) + Int(generator.next() % 96))))
+                }
+            }
+            labels.append(label)
+        }
+        return InMemoryDataset(sampleShape: [1, 12, 12], classes: 4, classNames: nil, pixels: pixels, labels: labels)
+    }
+
+    private func model() throws -> Graph {
+        var b = GraphBuilder()
+        var x = b.input([1, 12, 12])
+        x = b.relu(b.batchNorm(b.conv2d(x, "conv1", outChannels: 16, kernelSize: 3, padding: 1, bias: false), "bn1"))
+        x = b.relu(b.batchNorm(b.conv2d(x, "conv2", outChannels: 16, kernelSize: 3, padding: 1, bias: false), "bn2"))
+        x = b.linear(b.flatten(b.avgPool(x, kernelSize: 6)), "fc", outFeatures: 4)
+        return try b.build(outputs: [x], seed: 2)
+    }
+
+    private func configuration() -> PruningRunConfiguration {
+        var c = PruningRunConfiguration()
+        c.settings.criterion = .taylor
+        c.settings.scope = .global
+        c.settings.ratio = 0.5
+        c.settings.roundTo = 1
+        c.schedule = .steps(count: 2, geometric: false)
+        c.finetuneEpochs = 2
+        c.training.batchSize = 32
+        c.training.learningRate = 0.05
+        c.training.validationFraction = 0.2
+        c.calibrationBatches = 2
+        c.benchmark = .init(batch: 1, threads: 2, warmup: 1, runs: 2)
+        return c
+    }
+
+    func testIterativeRunWritesEveryStepAndResumesExactly() throws {
+        let train = quadrants(count: 256, seed: 1), test = quadrants(count: 64, seed: 2)
+        let whole = temporary()
+        let records = try PruningRun(graph: try model(), directory: whole, configuration: configuration(),
+                                     trainingSet: train, testSet: test).run()
+        XCTAssertEqual(records.map(\.step), [0, 1, 2])
+        XCTAssertEqual(records.map(\.ratio), [0, 0.25, 0.5])
+        XCTAssertTrue(zip(records, records.dropFirst()).allSatisfy { $0.parameters > $1.parameters })
+        XCTAssertTrue(records.allSatisfy { $0.validationAccuracy != nil && $0.testAccuracy != nil && $0.latencyMilliseconds > 0 })
+        for file in ["step-0.safetensors", "step-1.safetensors", "step-2.safetensors", "pruned.safetensors", "plan.json",
+                     "plan-1.json", "plan-2.json", "steps.csv", "steps.json", "run.json", "accuracy-vs-parameters.svg",
+                     "step-1/best.safetensors"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: whole.appendingPathComponent(file).path), file)
+        }
+        let csv = try String(contentsOf: whole.appendingPathComponent("steps.csv"), encoding: .utf8)
+        XCTAssertEqual(csv.split(separator: "\n").count, 4)
+        XCTAssertTrue(csv.hasPrefix("step,ratio,removed_channels,parameters,macs,file_bytes,latency_ms_batch1_threads2,"))
+
+        // The composite plan applied to the original gives the final architecture.
+        let plan = try PruningPlan.read(from: whole.appendingPathComponent("plan.json"))
+        let original = try ModelFile.load(from: whole.appendingPathComponent("step-0.safetensors"))
+        let final = try ModelFile.load(from: whole.appendingPathComponent("pruned.safetensors"))
+        let replayed = try ChannelSurgery.apply(plan, to: original)
+        XCTAssertEqual(replayed.nodes, final.nodes)
+        XCTAssertEqual(try replayed.trainableParameterCount(), records.last!.parameters)
+
+        // Stopped after step 1 (in a fresh process: only the files carry over), then resumed.
+        let parted = temporary()
+        try PruningRun(graph: try model(), directory: parted, configuration: configuration(), trainingSet: train,
+                       testSet: test).run(stoppingAfterStep: 1)
+        let resumed = try PruningRun(resuming: parted, trainingSet: train, testSet: test)
+        XCTAssertEqual(resumed.records.count, 2)
+        let again = try resumed.run()
+        XCTAssertEqual(again.map(\.parameters), records.map(\.parameters))
+        XCTAssertEqual(again.map(\.testAccuracy), records.map(\.testAccuracy))
+        let resumedFinal = try ModelFile.load(from: parted.appendingPathComponent("pruned.safetensors"))
+        for (name, tensor) in final.parameters where tensor.dtype == .f32 {
+            XCTAssertEqual(resumedFinal.parameters[name]?.scalars, tensor.scalars, name)
+        }
+        XCTAssertThrowsError(try PruningRun(graph: try model(), directory: whole, configuration: configuration(),
+                                            trainingSet: train, testSet: test)) {
+            XCTAssertTrue("\($0)".contains("holds a pruning run already"), "\($0)")
+        }
+    }
+
+    func testDataThatDoesNotFitTheModelIsRefused() throws {
+        let wrong = InMemoryDataset(sampleShape: [1, 12, 12], classes: 3, classNames: nil,
+                                    pixels: Array(repeating: 0, count: 144 * 3), labels: [0, 1, 2])
+        XCTAssertThrowsError(try PruningRun(graph: try model(), directory: temporary(), configuration: configuration(),
+                                            trainingSet: wrong, testSet: nil)) {
+            XCTAssertTrue("\($0)".contains("3 classes"), "\($0)")
+        }
+    }
+}
