@@ -115,3 +115,33 @@ final class PruningRunTests: XCTestCase {
         }
     }
 }
+
+/// Network slimming's penalty: training with `bnSparsity` drives batch-norm scales down.
+final class BatchNormSparsityTests: XCTestCase {
+    func testSparsityPenaltyShrinksBatchNormScales() throws {
+        func gammaL1(_ lambda: Float) throws -> Float {
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pare-slim-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: directory) }
+            var b = GraphBuilder()
+            var x = b.input([1, 12, 12])
+            x = b.relu(b.batchNorm(b.conv2d(x, "conv1", outChannels: 8, kernelSize: 3, padding: 1, bias: false), "bn1"))
+            x = b.linear(b.flatten(b.avgPool(x, kernelSize: 6)), "fc", outFeatures: 4)
+            let graph = try b.build(outputs: [x], seed: 3)
+            var c = TrainingConfiguration()
+            c.epochs = 2
+            c.batchSize = 16
+            c.bnSparsity = lambda
+            c.weightDecay = 0
+            let data = InMemoryDataset(sampleShape: [1, 12, 12], classes: 4, classNames: nil,
+                                       pixels: (0..<(144 * 64)).map { UInt8(($0 * 37) % 251) }, labels: (0..<64).map { $0 % 4 })
+            let trainer = try Trainer(graph: graph, trainingSet: data, testSet: data, configuration: c, directory: directory)
+            try trainer.run()
+            return trainer.graph.parameters["bn1.weight"]!.scalars.map(abs).reduce(0, +)
+        }
+        let plain = try gammaL1(0), slim = try gammaL1(0.05)
+        // 8 SGD steps (4 batches x 2 epochs, momentum 0.9, lr up to 0.05) with λ 0.05 pull every
+        // γ towards 0 by a few hundredths.
+        XCTAssertLessThan(slim, plain - 0.2, "γ L1 \(slim) with the penalty vs \(plain) without")
+        XCTAssertThrowsError(try { var c = TrainingConfiguration(); c.bnSparsity = -1; try c.validate() }())
+    }
+}
