@@ -49,11 +49,12 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
+
+from compare_inference import time_callable  # the same timing loop as the inference comparison
 
 # (model, input C,H,W, classes, batch): the rows, each run for every scope.
 ROWS = [
@@ -100,17 +101,6 @@ def pare_json(pare, *arguments):
         return json.loads(out)
     except json.JSONDecodeError as error:
         raise PareError(f"pare {' '.join(map(str, arguments))} --json printed no JSON ({error}): {out[:500]}") from None
-
-
-def time_callable(fn, warmup, runs):
-    for _ in range(warmup):
-        fn()
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(samples)
 
 
 def cpu_info():

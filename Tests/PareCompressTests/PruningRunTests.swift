@@ -106,6 +106,19 @@ final class PruningRunTests: XCTestCase {
         }
     }
 
+    func testStepsThatRoundingLeavesEmptyAreRecordedAndTheScheduleGoesOn() throws {
+        var c = PruningRunConfiguration()
+        c.settings.ratio = 0.5  // 16-channel groups, kept widths rounded to 8: only step 4 (16 -> 8) removes
+        c.schedule = .steps(count: 4, geometric: false)
+        c.benchmark = .init(batch: 1, threads: 2, warmup: 1, runs: 1)
+        let records = try PruningRun(graph: try model(), directory: temporary(), configuration: c, trainingSet: nil,
+                                     testSet: nil).run()
+        XCTAssertEqual(records.map(\.step), [0, 1, 2, 3, 4])
+        XCTAssertEqual(records.map { $0.removedChannels > 0 }, [false, false, false, false, true])
+        XCTAssertLessThan(records[4].parameters, records[3].parameters)
+        XCTAssertNil(records[4].testAccuracy, "no data, no accuracy")
+    }
+
     func testDataThatDoesNotFitTheModelIsRefused() throws {
         let wrong = InMemoryDataset(sampleShape: [1, 12, 12], classes: 3, classNames: nil,
                                     pixels: Array(repeating: 0, count: 144 * 3), labels: [0, 1, 2])

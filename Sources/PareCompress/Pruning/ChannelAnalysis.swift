@@ -116,26 +116,8 @@ public struct ChannelAnalysis: Sendable {
         for output in graph.outputs { fix(output, "it feeds the model output '\(graph.nodes[output].name)'") }
 
         // Units: classes of joined slots, in order of their first slot.
-        var unitOfRoot: [Int: Int] = [:]
-        var units: [[Int]] = []
-        for s in 0..<total {
-            let root = sets.find(s)
-            if let u = unitOfRoot[root] {
-                units[u].append(s)
-            } else {
-                unitOfRoot[root] = units.count
-                units.append([s])
-            }
-        }
-        // Node of a slot, by binary search over the offsets.
-        func node(of s: Int) -> Int {
-            var low = 0, high = offsets.count - 1
-            while low < high {
-                let mid = (low + high + 1) / 2
-                if offsets[mid] <= s { low = mid } else { high = mid - 1 }
-            }
-            return low
-        }
+        let units = Self.buckets((0..<total).map { sets.find($0) })
+        func node(of s: Int) -> Int { Self.node(containing: s, offsets: offsets) }
         // Groups: units that share a producer, joined transitively.
         var producerSets = DisjointSets(count: graph.nodes.count)
         var unitProducer: [Int] = []
@@ -146,17 +128,7 @@ public struct ChannelAnalysis: Sendable {
             for p in producers.dropFirst() { producerSets.union(first, p) }
             unitProducer.append(first)
         }
-        var groupOfKey: [Int: Int] = [:]
-        var groupUnits: [[Int]] = []
-        for (u, producer) in unitProducer.enumerated() {
-            let key = producerSets.find(producer)
-            if let g = groupOfKey[key] {
-                groupUnits[g].append(u)
-            } else {
-                groupOfKey[key] = groupUnits.count
-                groupUnits.append([u])
-            }
-        }
+        let groupUnits = Self.buckets(unitProducer.map { producerSets.find($0) })
 
         var slotGroup = [Int](repeating: 0, count: total)
         for (g, members) in groupUnits.enumerated() {
@@ -278,12 +250,33 @@ public struct ChannelAnalysis: Sendable {
 
     /// The node owning slot `s` and its channel.
     func location(of s: Int) -> (node: Int, channel: Int) {
+        let node = Self.node(containing: s, offsets: offsets)
+        return (node, s - offsets[node])
+    }
+
+    /// The node whose slots start at or before `s` (binary search over ascending `offsets`).
+    static func node(containing s: Int, offsets: [Int]) -> Int {
         var low = 0, high = offsets.count - 1
         while low < high {
             let mid = (low + high + 1) / 2
             if offsets[mid] <= s { low = mid } else { high = mid - 1 }
         }
-        return (low, s - offsets[low])
+        return low
+    }
+
+    /// Indices grouped by equal key, buckets in order of their first index.
+    static func buckets(_ keys: [Int]) -> [[Int]] {
+        var bucketOfKey: [Int: Int] = [:]
+        var result: [[Int]] = []
+        for (index, key) in keys.enumerated() {
+            if let b = bucketOfKey[key] {
+                result[b].append(index)
+            } else {
+                bucketOfKey[key] = result.count
+                result.append([index])
+            }
+        }
+        return result
     }
 }
 

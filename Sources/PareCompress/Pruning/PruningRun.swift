@@ -185,20 +185,25 @@ public final class PruningRun {
             onEvent?(.stepStarted(step: step, ratio: ratio))
             let (pruned, plan) = try prune(step: step, ratio: ratio)
             if plan.removedUnits == 0 {
-                // Rounding may leave a small step with nothing to remove; a per-step schedule
-                // goes on asking for more, unless nothing can go any more.
+                // Rounding may leave a small step with nothing to remove: it is recorded as it
+                // is, and the schedule goes on asking for more (a per-step one gives up after
+                // 20 such steps in a row).
                 idle += 1
-                if case .perStep = c.schedule, idle < 20, ratio < 0.999 {
-                    state.records.append(state.records.last!)
-                    state.records[step].step = step
-                    state.records[step].ratio = ratio
-                    state.records[step].removedChannels = 0
-                    try saveState()
-                    continue
+                var record = state.records.last!
+                record.step = step
+                record.ratio = ratio
+                record.removedChannels = 0
+                record.seconds = monotonicClock() - stepStarted
+                state.records.append(record)
+                if case .oneShot = c.schedule { state.finished = true }
+                try saveState()
+                onEvent?(.stepFinished(record))
+                if case .perStep = c.schedule, idle >= 20 || ratio >= 0.999 {
+                    onEvent?(.stopped("\(idle) steps in a row (up to ratio \(String(format: "%.3f", ratio))) found nothing "
+                                      + "more to remove within the caps and --round-to \(c.settings.roundTo)"))
+                    break
                 }
-                onEvent?(.stopped("step \(step) (ratio \(String(format: "%.3f", ratio))) finds nothing more to remove "
-                                  + "within the caps and --round-to \(c.settings.roundTo)"))
-                break
+                continue
             }
             idle = 0
             let tuned = try finetune(pruned, step: step)
