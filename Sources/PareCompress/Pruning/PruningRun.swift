@@ -292,8 +292,9 @@ public final class PruningRun {
         let c = configuration
         guard c.finetuneEpochs > 0, let trainingSet else { return graph }
         var training = c.training
+        // The same seed every step: it also draws the validation split, which must stay the one
+        // the steps are measured on (and the one the model was trained beside).
         training.epochs = c.finetuneEpochs
-        training.seed = c.training.seed &+ UInt64(step)
         let run = url("step-\(step)")
         let trainer: Trainer
         if FileManager.default.fileExists(atPath: RunDirectory(run).last.path) {
