@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Accuracy of structured pruning on Fashion-MNIST (Debian's dataset-fashion-mnist): a trained
-# smallcnn pruned globally to at most 30% of its parameters, fine-tuned between steps, for
+# $MODEL (default smallcnn) pruned globally to at most 30% of its parameters, fine-tuned between steps, for
 # several criteria, then the seed reports' per-step rates (0.975, 0.95, 0.9) on one plot.
 # Writes everything under ${OUT:-.build/prune-accuracy}; prints each run's steps table.
-#   EPOCHS (base training, default 10), FINETUNE (epochs per step, default 2),
+#   MODEL (a zoo model, default smallcnn), BN_SPARSITY (the base's --bn-sparsity, for the
+#   bn-gamma criterion; default 0), EPOCHS (base training, default 10), FINETUNE (epochs per step, default 2),
 #   CRITERIA (default "l1 taylor random"), SWEEP (default 0.975,0.95,0.9; empty to skip),
 #   SWEEP_TARGET (default params=0.5), THREADS (default 2), PARE (a built pare; default: build one)
 set -euo pipefail
@@ -14,12 +15,14 @@ finetune=${FINETUNE:-2}
 criteria=${CRITERIA:-l1 taylor random}
 sweep=${SWEEP-0.975,0.95,0.9}
 threads=${THREADS:-2}
+model=${MODEL:-smallcnn}
 if [ -z "${PARE:-}" ]; then swift build -c release >/dev/null; fi
 pare=${PARE:-"$(swift build -c release --show-bin-path)/pare"}
 mkdir -p "$out"
 grep -o -w -E 'avx512[a-z_]*|avx2' /proc/cpuinfo | sort -u | tr '\n' ' '; echo "threads $threads"
 if [ ! -f "$out/base/best.safetensors" ]; then
-  "$pare" train smallcnn --data fashion-mnist --epochs "$epochs" --val-fraction 0.1 --threads "$threads" --out "$out/base" --log-every 1000
+  "$pare" train "$model" --data fashion-mnist --epochs "$epochs" --val-fraction 0.1 --threads "$threads" \
+    --bn-sparsity "${BN_SPARSITY:-0}" --out "$out/base" --log-every 1000
 fi
 for c in $criteria; do
   if [ -f "$out/$c/run.json" ]; then args=(--resume "$out/$c"); else

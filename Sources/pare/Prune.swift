@@ -237,7 +237,7 @@ extension Pare {
                                          configuration: c, trainingSet: sets?.train, testSet: sets?.test)
                 runs.append((label, try execute(run, label: label)))
             }
-            let plot = PruningRun.accuracyPlot(runs, title: "\(model!): accuracy against parameters per step rate")
+            let plot = PruningRun.accuracyPlot(runs, title: "\(graph.metadata["model"] ?? model!): accuracy against parameters per step rate")
             try writeAtomically(Data(plot.svg.utf8), to: directory.appendingPathComponent("accuracy-vs-parameters.svg"))
             if !json { print("wrote \(directory.path)/accuracy-vs-parameters.svg (one line per rate)") }
         }

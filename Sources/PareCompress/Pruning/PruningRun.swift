@@ -352,7 +352,7 @@ public final class PruningRun {
         if state.records.count > 0 { try writeAtomically(try compositePlan.jsonData(), to: url("plan.json")) }
         if state.records.contains(where: { $0.validationAccuracy ?? $0.testAccuracy != nil }) {
             let plot = Self.accuracyPlot([(configuration.settings.criterion.rawValue, state.records)],
-                                         title: "\(configuration.notes["model"] ?? "model"): accuracy against parameters")
+                                         title: "\(current.metadata["model"] ?? configuration.notes["model"] ?? "model"): accuracy against parameters")
             try writeAtomically(Data(plot.svg.utf8), to: url("accuracy-vs-parameters.svg"))
         }
     }
