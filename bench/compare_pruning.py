@@ -54,7 +54,7 @@ import sys
 import tempfile
 import time
 
-from compare_inference import time_callable  # the same timing loop as the inference comparison
+from compare_inference import pare_env, time_callable  # the inference comparison's environment and timing loop
 
 # (model, input C,H,W, classes, batch): the rows, each run for every scope.
 ROWS = [
@@ -67,14 +67,6 @@ SCOPES = ("uniform", "global")
 RATIO = 0.5
 ROUND_TO = 8
 GOOD_FRACTION = 0.9  # "Pare speed-up / MAC ratio" at or above this counts as turning MACs into time
-
-
-def pare_env():
-    """The environment for Pare's processes: without LD_PRELOAD, so Pare runs on glibc malloc
-    even when PyTorch in this process was given tcmalloc."""
-    env = dict(os.environ)
-    env.pop("LD_PRELOAD", None)
-    return env
 
 
 class PareError(RuntimeError):
