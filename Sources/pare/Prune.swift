@@ -22,12 +22,12 @@ extension Pare {
                 Examples:
                   pare prune resnet18 --criterion l1 --ratio 0.5 --out r18-half
                   pare prune resnet18 --show-groups
-                  pare prune run/best.safetensors --data fashion-mnist --criterion taylor \
-                --scope global --ratio 0.7 --steps 5 --finetune-epochs 2 --out p
-                  pare prune m.safetensors --data fashion-mnist --criterion bn-gamma \
-                --per-step 0.05 --target params=0.3 --finetune-epochs 5 --out p
-                  pare prune m.safetensors --data fashion-mnist --sweep 0.975,0.95,0.9 \
-                --target params=0.3 --finetune-epochs 5 --out sweep
+                  pare prune M.safetensors --data fashion-mnist --criterion taylor
+                      --scope global --ratio 0.7 --steps 5 --finetune-epochs 2 --out p
+                  pare prune M.safetensors --data fashion-mnist --criterion bn-gamma
+                      --per-step 0.05 --target params=0.3 --finetune-epochs 5 --out p
+                  pare prune M.safetensors --data fashion-mnist --sweep 0.975,0.95,0.9
+                      --target params=0.3 --finetune-epochs 5 --out sweep
 
                 --ratio is the fraction of each group's channels removed (Torch-Pruning's \
                 pruning_ratio); per-layer ratios: --ratio layer4=0.7,default=0.5. Kept widths \
@@ -54,11 +54,11 @@ extension Pare {
         @Option(help: ArgumentHelp("Continue the run in this directory.", valueName: "dir"))
         var resume: String?
 
-        @Option(help: "Importance criterion: \(PruningCriterion.names) (default: l1).")
+        @Option(help: "Importance criterion: \(PruningCriterion.names).")
         var criterion: String = "l1"
-        @Option(help: "Fraction of each group's channels to remove, in [0, 1), optionally per layer: layer4=0.7,default=0.5 (default: 0.5).")
+        @Option(help: "Fraction of each group's channels to remove, in [0, 1), optionally per layer: layer4=0.7,default=0.5.")
         var ratio: String = "0.5"
-        @Option(help: "uniform (every group the same fraction) or global (ranked across groups) (default: uniform).")
+        @Option(help: "uniform (every group the same fraction) or global (ranked across groups).")
         var scope: String = "uniform"
         @Option(help: "Comma-separated nodes (or prefixes, e.g. layer1) whose channels are never removed.")
         var ignore: String?
