@@ -32,6 +32,14 @@ final class PruningCriterionTests: XCTestCase {
         // conv1 rows |1|+|-2|, |0.5|+|0.5|, |-3|+|1|; bn |γ|; conv2 columns |1|+|-1|, |0|+|1|, |2|+|0|.
         let expected: [Double] = [5.1, 4, 7]
         for (a, e) in zip(try scores(.l1), expected) { XCTAssertEqual(a, e, accuracy: 1e-6) }
+        // conv2's group: its rows and fc's columns (flatten after global pooling: one feature each).
+        let graph = try model()
+        let analysis = try ChannelAnalysis(graph)
+        let conv2 = analysis.groups.first { $0.producers == ["conv2"] }!
+        let fc = graph.parameters["fc.weight"]!.scalars  // [2, 2]
+        let columns = [Double(abs(fc[0]) + abs(fc[2])), Double(abs(fc[1]) + abs(fc[3]))]
+        let l1 = try XCTUnwrap(try ChannelImportance.scores(.l1, analysis: analysis)[conv2.id])
+        for (a, e) in zip(l1, [3 + columns[0], 2 + columns[1]]) { XCTAssertEqual(a, e, accuracy: 1e-6) }
     }
 
     func testL2IsTheNormOfTheSameSlices() throws {

@@ -79,10 +79,10 @@ public enum ChannelImportance {
         switch criterion {
         case .l1, .l2:
             let power = criterion == .l1 ? 1.0 : 2.0
-            forEachSlice(analysis) { s, name, ranges in
+            forEachSlice(analysis) { s, name, slice in
                 let w = graph.parameters[name]!.floats
                 var sum = 0.0
-                for range in ranges { for i in range { sum += power == 1 ? Double(abs(w[i])) : Double(w[i] * w[i]) } }
+                slice.forEach { i in sum += power == 1 ? Double(abs(w[i])) : Double(w[i] * w[i]) }
                 add(s, sum)
             }
         case .bnGamma:
@@ -92,11 +92,11 @@ public enum ChannelImportance {
             }
         case .taylor:
             let gradients = try accumulatedGradients(graph, data: data!, threads: threads, seed: seed)
-            forEachSlice(analysis) { s, name, ranges in
+            forEachSlice(analysis) { s, name, slice in
                 guard let g = gradients[name]?.floats else { return }
                 let w = graph.parameters[name]!.floats
                 var sum = 0.0
-                for range in ranges { for i in range { sum += Double(abs(w[i] * g[i])) } }
+                slice.forEach { i in sum += Double(abs(w[i] * g[i])) }
                 add(s, sum)
             }
         case .meanActivation, .apoz:
@@ -144,10 +144,23 @@ public enum ChannelImportance {
         }
     }
 
-    /// Calls `visit(slot, parameterName, elementRanges)` for every weight slice a unit owns:
-    /// rows of convolutions, depthwise convolutions and linear layers (by their output slot),
+    /// Elements `base + r·stride + i` for `r < runs`, `i < length` of a flat parameter: a weight
+    /// row, a convolution's input-channel column, a linear layer's feature column, one scale.
+    struct Slice {
+        var base: Int, length: Int, stride: Int = 0, runs: Int = 1
+
+        func forEach(_ body: (Int) -> Void) {
+            for r in 0..<runs {
+                let start = base + r * stride
+                for i in start ..< start + length { body(i) }
+            }
+        }
+    }
+
+    /// Calls `visit(slot, parameterName, slice)` for every weight slice a unit owns: rows of
+    /// convolutions, depthwise convolutions and linear layers (by their output slot),
     /// batch-norm scales, and columns of the convolutions and linear layers that read a slot.
-    static func forEachSlice(_ analysis: ChannelAnalysis, _ visit: (Int, String, [Range<Int>]) -> Void) {
+    static func forEachSlice(_ analysis: ChannelAnalysis, _ visit: (Int, String, Slice) -> Void) {
         let graph = analysis.graph
         for (index, node) in graph.nodes.enumerated() {
             switch node.op {
@@ -156,27 +169,27 @@ public enum ChannelImportance {
                 let w = graph.parameters[name]!
                 let outChannels = w.shape[0], perGroupIn = w.shape[1], kernel = w.shape[2] * w.shape[3]
                 let row = perGroupIn * kernel
-                for o in 0..<outChannels { visit(analysis.slot(index, o), name, [o * row ..< (o + 1) * row]) }
+                for o in 0..<outChannels { visit(analysis.slot(index, o), name, Slice(base: o * row, length: row)) }
                 let input = node.inputs[0]
                 guard !ChannelAnalysis.isDepthwise(a, inputChannels: analysis.extents[input]) else { continue }
                 let outWidth = outChannels / a.groups
                 for c in 0..<analysis.extents[input] {
                     let group = c / perGroupIn, position = c % perGroupIn
-                    let ranges = (group * outWidth ..< (group + 1) * outWidth).map { o in
-                        (o * perGroupIn + position) * kernel ..< (o * perGroupIn + position + 1) * kernel
-                    }
-                    visit(analysis.slot(input, c), name, ranges)
+                    visit(analysis.slot(input, c), name,
+                          Slice(base: (group * outWidth * perGroupIn + position) * kernel, length: kernel, stride: row, runs: outWidth))
                 }
             case .linear:
                 let name = node.parameterName("weight")
                 let w = graph.parameters[name]!
                 let rows = w.shape[0], columns = w.shape[1]
-                for o in 0..<rows { visit(analysis.slot(index, o), name, [o * columns ..< (o + 1) * columns]) }
+                for o in 0..<rows { visit(analysis.slot(index, o), name, Slice(base: o * columns, length: columns)) }
                 for f in 0..<columns {
-                    visit(analysis.slot(node.inputs[0], f), name, (0..<rows).map { $0 * columns + f ..< $0 * columns + f + 1 })
+                    visit(analysis.slot(node.inputs[0], f), name, Slice(base: f, length: 1, stride: columns, runs: rows))
                 }
             case .batchNorm:
-                for c in 0..<analysis.extents[index] { visit(analysis.slot(index, c), node.parameterName("weight"), [c ..< c + 1]) }
+                for c in 0..<analysis.extents[index] {
+                    visit(analysis.slot(index, c), node.parameterName("weight"), Slice(base: c, length: 1))
+                }
             case .input, .relu, .relu6, .hardSwish, .sigmoid, .maxPool, .avgPool, .globalAvgPool, .add, .concat,
                  .channelShuffle, .channelSlice, .flatten, .dropout, .softmax:
                 continue
