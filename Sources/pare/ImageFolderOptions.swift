@@ -27,4 +27,15 @@ struct ImageFolderOptions: ParsableArguments {
         }
         return dataset
     }
+
+    /// The training and test sets named by `text` (a ``DatasetSpec``), image folders at `size`,
+    /// skipping bad images when `skip`. Throws when there is no training set.
+    static func openTrainingAndTest(_ text: String, size: Int, skip: Bool,
+                                    quiet: Bool) throws -> (train: any Dataset, test: (any Dataset)?, spec: DatasetSpec) {
+        let spec = try DatasetSpec(parsing: text)
+        guard let train = try open(spec, .train, size: size, skip: skip, quiet: quiet) else {
+            throw CommandError("\(text) has no training set")
+        }
+        return (train, try open(spec, .test, size: size, skip: skip, quiet: quiet), spec)
+    }
 }

@@ -297,12 +297,8 @@ extension Pare {
         }
 
         func openData(_ text: String) throws -> (train: any Dataset, test: (any Dataset)?, spec: DatasetSpec) {
-            let spec = try DatasetSpec(parsing: text)
-            let size = folderOptions.imageSize ?? 224
-            guard let train = try ImageFolderOptions.open(spec, .train, size: size, skip: folderOptions.skipBadImages, quiet: json) else {
-                throw CommandError("\(text) has no training set")
-            }
-            return (train, try ImageFolderOptions.open(spec, .test, size: size, skip: folderOptions.skipBadImages, quiet: json), spec)
+            try ImageFolderOptions.openTrainingAndTest(text, size: folderOptions.imageSize ?? 224,
+                                                       skip: folderOptions.skipBadImages, quiet: json)
         }
 
         static var encoder: JSONEncoder {

@@ -110,11 +110,7 @@ extension Pare {
         /// The training and test sets named by `text` (image folders at `size`, skipping bad
         /// images when `skip`).
         func openData(_ text: String, size: Int, skip: Bool) throws -> (train: any Dataset, test: (any Dataset)?, spec: DatasetSpec) {
-            let spec = try DatasetSpec(parsing: text)
-            guard let train = try ImageFolderOptions.open(spec, .train, size: size, skip: skip, quiet: json) else {
-                throw CommandError("\(text) has no training set")
-            }
-            return (train, try ImageFolderOptions.open(spec, .test, size: size, skip: skip, quiet: json), spec)
+            try ImageFolderOptions.openTrainingAndTest(text, size: size, skip: skip, quiet: json)
         }
 
         /// `base` with every option given on the command line.
