@@ -74,7 +74,8 @@ let package = Package(
         .testTarget(name: "PareAnalysisTests", dependencies: ["PareAnalysis", "PareModels", "PareIO", "PareCore"]),
         .testTarget(name: "PareModelsTests", dependencies: ["PareCore", "PareModels", "PareData", "PareTrain"]),
         .testTarget(name: "PareTrainTests", dependencies: ["PareCore", "PareTrain"], exclude: ["Fixtures"]),
-        .testTarget(name: "PareCompressTests", dependencies: ["PareCompress", "PareCore", "PareModels", "PareIO", "PareTrain", "PareData"]),
+        .testTarget(name: "PareCompressTests", dependencies: ["PareCompress", "PareCore", "PareModels", "PareIO", "PareTrain", "PareData"],
+                    exclude: ["Fixtures"]),
         .testTarget(name: "PareTrainerTests", dependencies: ["PareCore", "PareData", "PareIO", "PareModels", "PareTrain"]),
     ]
 )

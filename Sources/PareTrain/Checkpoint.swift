@@ -46,6 +46,8 @@ public struct TrainingCheckpoint: Codable, Equatable, Sendable {
     public var bestEpoch: Int?
     public var bestAccuracy: Double?
     public var history: [EpochMetrics]
+    /// The run's ``TrainingObjective/identity`` (nil: cross-entropy).
+    public var objective: String?
 
     /// The checkpoint file: `graph` as a model file plus `optimizerState` and this state.
     public func file(graph: Graph, optimizerState: [String: Tensor]) throws -> SafetensorsFile {

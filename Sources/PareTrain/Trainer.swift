@@ -35,7 +35,10 @@ public final class Trainer {
     public let directory: RunDirectory
     /// The model being trained; its parameter tensors are updated in place.
     public let graph: Graph
-    public let optimizer: any Optimizer
+    /// The current phase's optimizer (a new one at the start of every phase).
+    public private(set) var optimizer: any Optimizer
+    /// What the run minimises (cross-entropy unless distilling).
+    public let objective: any TrainingObjective
     /// Where the run stands: what the last checkpoint holds, once an epoch is saved.
     public private(set) var state: TrainingCheckpoint
     /// Called on the training thread as the run progresses.
@@ -47,25 +50,31 @@ public final class Trainer {
     private let evaluationTransforms: [any Transform]
     private let evaluator: Evaluator
     private let accumulator: GradientAccumulator?
+    /// The phase ``optimizer`` belongs to.
+    private var optimizerPhase: Int
 
     /// Starts a run in `directory` (created if needed; it must not hold a run already).
-    /// `graph` is trained in place.
+    /// `graph` is trained in place, to minimise `objective`.
     public convenience init(graph: Graph, trainingSet: any Dataset, testSet: (any Dataset)?,
-                            configuration: TrainingConfiguration, directory: URL) throws {
+                            configuration: TrainingConfiguration, directory: URL,
+                            objective: any TrainingObjective = CrossEntropyObjective()) throws {
         let run = RunDirectory(directory)
         guard !FileManager.default.fileExists(atPath: run.last.path) else {
             throw TrainerError.runExists(directory: directory.path)
         }
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try self.init(graph: graph, trainingSet: trainingSet, testSet: testSet, configuration: configuration,
-                      directory: run, resuming: nil)
+                      directory: run, objective: objective, resuming: nil)
     }
 
     /// Continues the run in `directory` from its `last.safetensors`, with the same data.
     /// `configuration` defaults to the checkpoint's; one given may differ from it only in
-    /// `epochs` (to train longer), `threads` (results then differ in the last bits) and `notes`.
+    /// `epochs` (to train longer, in a run of one phase), `threads` (results then differ in the
+    /// last bits) and `notes`. `objective` must be the one the run was started with (the same
+    /// ``TrainingObjective/identity``).
     public convenience init(resuming directory: URL, trainingSet: any Dataset, testSet: (any Dataset)?,
-                            configuration: TrainingConfiguration? = nil) throws {
+                            configuration: TrainingConfiguration? = nil,
+                            objective: any TrainingObjective = CrossEntropyObjective()) throws {
         let run = RunDirectory(directory)
         guard FileManager.default.fileExists(atPath: run.last.path) else {
             throw TrainerError.noCheckpoint(file: run.last.path)
@@ -76,17 +85,25 @@ public final class Trainer {
             throw TrainerError.invalidCheckpoint(file: run.last.path, reason: "it holds a model but no training state")
         }
         let asked = configuration ?? state.configuration
-        let differences = state.configuration.differences(from: asked, ignoring: ["epochs", "threads", "notes"])
+        let mayChange: Set<String> = state.configuration.laterPhases.isEmpty ? ["epochs", "threads", "notes"] : ["threads", "notes"]
+        var differences = state.configuration.differences(from: asked, ignoring: mayChange)
+        if state.objective != objective.identity {
+            differences.append("objective: \(state.objective ?? "cross-entropy") vs \(objective.identity ?? "cross-entropy")")
+        }
         guard differences.isEmpty else { throw TrainerError.resumeMismatch(file: run.last.path, differences: differences) }
         state.configuration = asked
         try self.init(graph: graph, trainingSet: trainingSet, testSet: testSet, configuration: asked, directory: run,
-                      resuming: (state, optimizerState))
+                      objective: objective, resuming: (state, optimizerState))
     }
 
     private init(graph: Graph, trainingSet: any Dataset, testSet: (any Dataset)?, configuration: TrainingConfiguration,
-                 directory: RunDirectory, resuming: (state: TrainingCheckpoint, optimizerState: [String: Tensor])?) throws {
+                 directory: RunDirectory, objective: any TrainingObjective,
+                 resuming: (state: TrainingCheckpoint, optimizerState: [String: Tensor])?) throws {
         try configuration.validate()
-        try Self.checkFit(graph, sampleShape: trainingSet.sampleShape, classes: trainingSet.classes)
+        try Self.checkFit(graph, sampleShape: trainingSet.sampleShape, classes: trainingSet.classes,
+                          extraOutputs: objective.extraOutputs)
+        try objective.check(graph: graph, sampleShape: trainingSet.sampleShape, classes: trainingSet.classes)
+        self.objective = objective
         let training: any Dataset
         if configuration.validationFraction > 0 {
             let split = ValidationSplit(trainingSet, fraction: configuration.validationFraction, seed: configuration.seed,
@@ -117,7 +134,10 @@ public final class Trainer {
                                  dropLast: true, transforms: [pipeline])
         evaluationTransforms = configuration.normalization.map { [$0] } ?? []
         evaluator = Evaluator(graph: graph, batchSize: configuration.batchSize, threads: configuration.threads)
-        optimizer = configuration.optimizer.make(configuration)
+        // A resumed run's saved optimizer state belongs to the phase of its last epoch.
+        optimizerPhase = configuration.phase(ofEpoch: max((resuming?.state.completedEpochs ?? 0) - 1, 0)).index
+        let phaseSettings = configuration.phaseSettings(optimizerPhase)
+        optimizer = phaseSettings.optimizer.make(phaseSettings)
         accumulator = configuration.accumulationSteps > 1 ? GradientAccumulator(microBatches: configuration.accumulationSteps) : nil
         if let resuming {
             let sizes = [("training samples", resuming.state.trainingSamples, training.count),
@@ -131,15 +151,16 @@ public final class Trainer {
         } else {
             state = TrainingCheckpoint(completedEpochs: 0, steps: 0, configuration: configuration,
                                        trainingSamples: training.count, selectionSamples: selection.count,
-                                       bestEpoch: nil, bestAccuracy: nil, history: [])
+                                       bestEpoch: nil, bestAccuracy: nil, history: [], objective: objective.identity)
         }
     }
 
-    /// Trains until `configuration.epochs` epochs are complete, or until `stoppingAfterEpoch`
-    /// (1-based) is, whichever comes first; returns the summary written to `summary.json`.
+    /// Trains until `configuration.totalEpochs` epochs are complete (every phase), or until
+    /// `stoppingAfterEpoch` (1-based) is, whichever comes first; returns the summary written
+    /// to `summary.json`.
     @discardableResult
     public func run(stoppingAfterEpoch stop: Int? = nil) throws -> TrainingSummary {
-        let end = min(configuration.epochs, stop ?? configuration.epochs)
+        let end = min(configuration.totalEpochs, stop ?? configuration.totalEpochs)
         while state.completedEpochs < end { try trainEpoch() }
         return summary
     }
@@ -165,20 +186,29 @@ public final class Trainer {
                                         configuration: executorConfiguration)
         let batches = trainLoader.epoch(epoch)
         let stepsPerEpoch = Self.optimizerSteps(batches: batches.count, accumulation: configuration.accumulationSteps)
-        let schedule = try configuration.learningRateSchedule(stepsPerEpoch: stepsPerEpoch)
-        let firstRate = schedule.learningRate(at: state.steps)
-        onEvent?(.epochStarted(epoch: epoch + 1, epochs: configuration.epochs, batches: batches.count, learningRate: firstRate))
+        // Every epoch has the same steps, so a phase starting at epoch e starts at step e * stepsPerEpoch.
+        let (phase, phaseStart) = configuration.phase(ofEpoch: epoch)
+        let phaseSettings = configuration.phaseSettings(phase)
+        if phase != optimizerPhase {
+            optimizer = phaseSettings.optimizer.make(phaseSettings)
+            optimizerPhase = phase
+        }
+        let schedule = try phaseSettings.learningRateSchedule(stepsPerEpoch: stepsPerEpoch)
+        let phaseFirstStep = phaseStart * stepsPerEpoch
+        let firstRate = schedule.learningRate(at: state.steps - phaseFirstStep)
+        let epochs = configuration.totalEpochs
+        onEvent?(.epochStarted(epoch: epoch + 1, epochs: epochs, batches: batches.count, learningRate: firstRate))
 
         var lossSum = 0.0, correct = 0.0, seen = 0
         while let batch = try batches.next() {
-            let logits = try executor.forward([batch.images])[0]
-            let (loss, dLogits) = try softmaxCrossEntropy(logits: logits, labels: batch.labels,
-                                                          labelSmoothing: configuration.labelSmoothing)
+            let outputs = try executor.forward([batch.images])
+            let logits = outputs[0]
+            let (loss, outputGradients) = try objective.loss(outputs: outputs, batch: batch, configuration: configuration)
             guard loss.isFinite else { throw TrainingError.nonFiniteLoss(step: state.steps + 1, loss: loss) }
             lossSum += Double(loss) * Double(batch.count)
             correct += topOneAccuracy(logits: logits, labels: batch.labels) * Double(batch.count)
             seen += batch.count
-            try executor.backward([dLogits])
+            try executor.backward(outputGradients)
 
             // With accumulation, the epoch's last group may be short: it still gets a step,
             // its gradients scaled by 1/K like every group's (PyTorch's usual loop).
@@ -195,13 +225,13 @@ public final class Trainer {
                     let norm = clipGradientNorm(gradients, maxNorm: configuration.gradientClipNorm)
                     guard norm.isFinite else { throw TrainingError.nonFiniteGradient(step: state.steps + 1, norm: norm) }
                 }
-                optimizer.learningRate = schedule.learningRate(at: state.steps)
+                optimizer.learningRate = schedule.learningRate(at: state.steps - phaseFirstStep)
                 try optimizer.step(parameters: graph.parameters, gradients: gradients)
                 state.steps += 1
             }
             let elapsed = monotonicClock() - started
             onEvent?(.batchFinished(BatchProgress(
-                epoch: epoch + 1, epochs: configuration.epochs, batch: batches.delivered, batches: batches.count,
+                epoch: epoch + 1, epochs: epochs, batch: batches.delivered, batches: batches.count,
                 loss: lossSum / Double(seen), accuracy: correct / Double(seen), imagesPerSecond: Double(seen) / elapsed,
                 secondsRemaining: elapsed / Double(batches.delivered) * Double(batches.count - batches.delivered))))
         }
@@ -260,10 +290,11 @@ public final class Trainer {
         }
     }
 
-    /// Checks that `graph` is a classifier for images of `sampleShape` in `classes` classes.
-    public static func checkFit(_ graph: Graph, sampleShape: Shape, classes: Int) throws {
-        guard graph.inputIndices.count == 1, graph.outputs.count == 1 else {
-            throw TrainerError.modelDataMismatch("a classifier has one input and one output; this model has "
+    /// Checks that `graph` is a classifier for images of `sampleShape` in `classes` classes
+    /// (its first output the logits, followed by `extraOutputs` more for the objective).
+    public static func checkFit(_ graph: Graph, sampleShape: Shape, classes: Int, extraOutputs: Int = 0) throws {
+        guard graph.inputIndices.count == 1, graph.outputs.count == 1 + extraOutputs else {
+            throw TrainerError.modelDataMismatch("a classifier has one input and \(1 + extraOutputs) output(s) here; this model has "
                                                  + "\(graph.inputIndices.count) and \(graph.outputs.count)")
         }
         let shapes = try graph.inferShapes()

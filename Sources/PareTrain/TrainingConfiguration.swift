@@ -8,7 +8,8 @@ import PareData
 ///
 /// The defaults train `smallcnn` on Fashion-MNIST to about 92% test accuracy in 10 epochs.
 public struct TrainingConfiguration: Codable, Equatable, Sendable {
-    /// Epochs in the whole run (an epoch is one pass over the training set).
+    /// Epochs of the run, or of its first phase when ``laterPhases`` follow (an epoch is one
+    /// pass over the training set; ``totalEpochs`` counts all phases).
     public var epochs = 10
     /// Samples per micro-batch. Training drops the last, smaller batch of each epoch.
     public var batchSize = 128
@@ -50,6 +51,9 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     /// Fraction of the training set held out (seeded, per class) to choose the best
     /// checkpoint by; 0 chooses it by the test set.
     public var validationFraction = 0.0
+    /// Phases after the first, each with its own optimizer, rate and schedule
+    /// (``TrainingPhase``: AdamW then SGD); empty for a run of one phase.
+    public var laterPhases: [TrainingPhase] = []
     /// Free-form facts about the run (the command line records the model and data set).
     public var notes: [String: String] = [:]
 
@@ -98,6 +102,17 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         if !(labelSmoothing >= 0) || labelSmoothing >= 1 { problems.append("label smoothing must be in [0, 1), got \(labelSmoothing)") }
         if !(bnSparsity >= 0) || !bnSparsity.isFinite { problems.append("batch-norm sparsity must not be negative, got \(bnSparsity)") }
         if accumulationSteps < 1 { problems.append("accumulation steps must be at least 1, got \(accumulationSteps)") }
+        for phase in laterPhases {
+            if phase.epochs < 1 { problems.append("phase \(phase): epochs must be at least 1") }
+            if !(phase.learningRate > 0) || !phase.learningRate.isFinite { problems.append("phase \(phase): learning rate must be positive") }
+            if !(phase.weightDecay >= 0) { problems.append("phase \(phase): weight decay must not be negative") }
+            if !(phase.momentum >= 0) || phase.momentum >= 1 { problems.append("phase \(phase): momentum must be in [0, 1)") }
+            do {
+                _ = try parseSchedule(phase.schedule, warmupSteps: 0)
+            } catch {
+                problems.append("phase \(phase): \(error)")
+            }
+        }
         if threads < 1 { problems.append("threads must be at least 1, got \(threads)") }
         if !(validationFraction >= 0) || validationFraction >= 1 {
             problems.append("validation fraction must be in [0, 1), got \(validationFraction)")
@@ -153,6 +168,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         normalizationMean = try value(.normalizationMean, d.normalizationMean)
         normalizationStd = try value(.normalizationStd, d.normalizationStd)
         validationFraction = try value(.validationFraction, d.validationFraction)
+        laterPhases = try value(.laterPhases, d.laterPhases)
         notes = try value(.notes, d.notes)
     }
 }

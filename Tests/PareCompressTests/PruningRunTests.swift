@@ -20,22 +20,6 @@ final class PruningRunTests: XCTestCase {
         return url
     }
 
-    /// 4 classes of 12x12 images: a bright square in one quadrant, plus noise.
-    private func quadrants(count: Int, seed: UInt64) -> InMemoryDataset {
-        var generator = SeededGenerator(seed: seed)
-        var pixels: [UInt8] = [], labels: [Int] = []
-        for _ in 0..<count {
-            let label = Int(generator.next() % 4)
-            for y in 0..<12 {
-                for x in 0..<12 {
-                    pixels.append(UInt8(min(255, ((y / 6) * 2 + (x / 6) == label ? 140 : 20) + Int(generator.next() % 96))))
-                }
-            }
-            labels.append(label)
-        }
-        return InMemoryDataset(sampleShape: [1, 12, 12], classes: 4, classNames: nil, pixels: pixels, labels: labels)
-    }
-
     private func model() throws -> Graph {
         var b = GraphBuilder()
         var x = b.input([1, 12, 12])

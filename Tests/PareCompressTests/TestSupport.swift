@@ -1,4 +1,5 @@
 import PareCore
+import PareData
 import XCTest
 
 /// Every parameter of `graph` replaced by seeded values that make a test discriminating:
@@ -65,4 +66,20 @@ func assertCloseRelative(_ actual: Tensor, _ expected: Tensor, rtol: Double, ato
         XCTFail("\(label): worst element \(worst): \(a[worst]) vs expected \(e[worst]) (error \(worstError), "
                 + "allowed \(rtol) x max |expected| \(scale) + \(atol))", file: file, line: line)
     }
+}
+
+/// 4 classes of 12x12 images: a bright square in one quadrant, plus noise.
+func quadrants(count: Int, seed: UInt64) -> InMemoryDataset {
+    var generator = SeededGenerator(seed: seed)
+    var pixels: [UInt8] = [], labels: [Int] = []
+    for _ in 0..<count {
+        let label = Int(generator.next() % 4)
+        for y in 0..<12 {
+            for x in 0..<12 {
+                pixels.append(UInt8(min(255, ((y / 6) * 2 + (x / 6) == label ? 140 : 20) + Int(generator.next() % 96))))
+            }
+        }
+        labels.append(label)
+    }
+    return InMemoryDataset(sampleShape: [1, 12, 12], classes: 4, classNames: nil, pixels: pixels, labels: labels)
 }

@@ -295,6 +295,70 @@ final class TrainerTests: XCTestCase {
         }
     }
 
+    /// AdamW for one epoch, then SGD for two (the seed's recipe): each phase has its own
+    /// optimizer and schedule, and a run stopped at the boundary or inside the second phase
+    /// resumes to the uninterrupted weights.
+    func testLaterPhasesSwitchOptimizerAndResumeExactly() throws {
+        let train = Self.quadrants(count: 128, seed: 1), test = Self.quadrants(count: 32, seed: 2)
+        var c = Self.configuration(epochs: 1)
+        c.optimizer = .adamw
+        c.learningRate = 0.002
+        c.weightDecay = 0.01
+        c.laterPhases = [try TrainingPhase(parsing: "sgd:epochs=2,lr=0.01,schedule=constant")]
+        XCTAssertEqual(c.totalEpochs, 3)
+        let whole = runDirectory()
+        let summary = try Trainer(graph: try Self.model(seed: 3), trainingSet: train, testSet: test, configuration: c,
+                                  directory: whole).run()
+        XCTAssertEqual(summary.completedEpochs, 3)
+        XCTAssertEqual(summary.history.map(\.learningRate), [0.002, 0.01, 0.01])
+        let state = try TrainingCheckpoint.read(from: RunDirectory(whole).last).optimizerState
+        XCTAssertFalse(state.isEmpty)
+        XCTAssertTrue(state.keys.allSatisfy { $0.hasPrefix("momentum/") }, "the last phase is SGD: \(state.keys.sorted())")
+
+        for stop in [1, 2] {
+            let split = runDirectory()
+            try Trainer(graph: try Self.model(seed: 3), trainingSet: train, testSet: test, configuration: c,
+                        directory: split).run(stoppingAfterEpoch: stop)
+            try Trainer(resuming: split, trainingSet: train, testSet: test).run()
+            let a = try SafetensorsFile.read(from: RunDirectory(whole).last)
+            let b = try SafetensorsFile.read(from: RunDirectory(split).last)
+            XCTAssertEqual(Set(a.tensors.keys), Set(b.tensors.keys))
+            for (name, tensor) in a.tensors {
+                XCTAssertEqual(bytes(tensor), b.tensors[name].map(bytes), "\(name) differs after a stop at epoch \(stop)")
+            }
+        }
+        // With phases, the first phase's epochs cannot change on resume (it would move the phases).
+        var longer = c
+        longer.epochs = 2
+        XCTAssertThrowsError(try Trainer(resuming: whole, trainingSet: train, testSet: test, configuration: longer)) {
+            XCTAssertTrue("\($0)".contains("epochs"), "\($0)")
+        }
+    }
+
+    func testPhaseTextFormAndItsErrors() throws {
+        let phase = try TrainingPhase(parsing: "sgd:epochs=50,lr=1e-3")
+        XCTAssertEqual(phase, TrainingPhase(optimizer: .sgd, epochs: 50, learningRate: 1e-3, weightDecay: 5e-4))
+        let stepped = try TrainingPhase(parsing: "adamw:epochs=5,wd=0.05,schedule=step:2,gamma=0.5")
+        XCTAssertEqual(stepped.schedule, "step:2,gamma=0.5")
+        XCTAssertEqual(stepped.learningRate, 1e-3)
+        XCTAssertEqual(stepped.weightDecay, 0.05)
+        for (text, expected) in [("lion:epochs=3", "unknown optimizer"), ("sgd:lr=0.1", "give epochs=E"),
+                                 ("sgd:epochs=x", "not an integer"), ("sgd:epochs=2,beta=3", "unknown setting 'beta'")] {
+            XCTAssertThrowsError(try TrainingPhase(parsing: text), text) {
+                XCTAssertTrue("\($0)".contains(expected), "\(text): \($0)")
+            }
+        }
+        var c = TrainingConfiguration()
+        c.laterPhases = [TrainingPhase(optimizer: .sgd, epochs: 0, schedule: "sometimes")]
+        XCTAssertThrowsError(try c.validate()) {
+            XCTAssertTrue("\($0)".contains("epochs must be at least 1") && "\($0)".contains("sometimes"), "\($0)")
+        }
+        // A phase that names no schedule follows cosine over its own epochs.
+        XCTAssertEqual(c.phase(ofEpoch: 9).index, 0)
+        XCTAssertEqual(c.phase(ofEpoch: 10).index, 1)
+        XCTAssertEqual(c.phase(ofEpoch: 10).firstEpoch, 10)
+    }
+
     /// Top-1, top-5 and the confusion matrix against a count done by hand.
     func testEvaluatorCountsTopKAndConfusion() throws {
         // A linear model whose logits are fixed: class scores 0, 1, ..., 5 for every image

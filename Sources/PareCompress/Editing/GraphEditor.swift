@@ -122,8 +122,13 @@ public struct GraphEditor {
     /// The new graph: outputs mapped from the old ones, metadata kept (with `metadata`
     /// added), validated (shapes, unique names, every parameter present with its shape).
     public func finish(metadata: [String: String] = [:]) throws -> Graph {
-        let outputs = try source.outputs.map { try value(of: $0).index }
-        let graph = Graph(nodes: nodes, outputs: outputs, parameters: parameters,
+        try finish(outputs: try source.outputs.map { try value(of: $0) }, metadata: metadata)
+    }
+
+    /// The new graph with `outputs` (new values) as its outputs instead of the old ones mapped
+    /// (an adapter output added for training, or taken away again); otherwise as ``finish(metadata:)``.
+    public func finish(outputs: [Value], metadata: [String: String] = [:]) throws -> Graph {
+        let graph = Graph(nodes: nodes, outputs: outputs.map(\.index), parameters: parameters,
                           metadata: source.metadata.merging(metadata) { $1 })
         try graph.validate()
         return graph
