@@ -20,18 +20,19 @@ struct ModelReference {
     /// initial weights. Throws `UnknownModelError`
     /// (listing the zoo) for an unknown name, a `SafetensorsError` naming a missing file, and
     /// `CommandError` for options the model cannot take.
-    func graph(input: Shape?, classes: Int?, withParameters: Bool, seed: UInt64 = 0) throws -> Graph {
+    func graph(input: Shape?, classes: Int?, withParameters: Bool, seed: UInt64 = 0, widthMultiplier: Double? = nil) throws -> Graph {
         guard isFile else {
             let entry = try Zoo.entry(text)
-            let graph = try entry.build(ZooOptions(classes: classes, input: input, seed: seed, withParameters: withParameters))
+            let graph = try entry.build(ZooOptions(classes: classes, input: input, widthMultiplier: widthMultiplier, seed: seed,
+                                                   withParameters: withParameters))
             if let input, graph.inputShapes != [input] {
                 throw CommandError("model '\(entry.name)' does not take --input \(input): it is built for "
                                           + graph.inputShapes.map(\.description).joined(separator: ", "))
             }
             return graph
         }
-        if classes != nil {
-            throw CommandError("--classes applies to zoo models; the classes of \(text) are fixed by its weights")
+        if classes != nil || widthMultiplier != nil {
+            throw CommandError("--classes and --width-multiplier apply to zoo models; \(text) is fixed by its weights")
         }
         var graph = try ModelFile.load(from: URL(fileURLWithPath: text))
         if let input {

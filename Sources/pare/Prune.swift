@@ -74,6 +74,10 @@ extension Pare {
         @Option(help: "Comma-separated per-step keep rates, the seed reports' `rate` (0.975,0.95,0.9): one run each, one plot.")
         var sweep: String?
         @Option(help: "Epochs of fine-tuning after every step (needs --data; default: 0).") var finetuneEpochs = 0
+        @Option(help: ArgumentHelp("Fine-tune every step against this teacher (a trained .safetensors model, e.g. the unpruned model) with knowledge distillation; see `pare distill --help`.", valueName: "file"))
+        var teacher: String?
+        @Option(help: "With --teacher: weight α of the teacher term (default: \(DistillationSettings().alpha)).") var alpha: Float?
+        @Option(help: "With --teacher: softmax temperature T (default: \(DistillationSettings().temperature)).") var temperature: Float?
         @Option(help: "Batches the data-driven criteria run on.") var calibrationBatches = 8
         @Option(help: ArgumentHelp("Apply this plan (a plan.json) instead of scoring.", valueName: "file"))
         var plan: String?
@@ -101,6 +105,10 @@ extension Pare {
             }
             if let steps, steps < 1 { throw ValidationError("--steps must be at least 1, got \(steps)") }
             if finetuneEpochs < 0 { throw ValidationError("--finetune-epochs must not be negative") }
+            if teacher != nil && finetuneEpochs == 0 && resume == nil {
+                throw ValidationError("--teacher distils while fine-tuning: give --finetune-epochs")
+            }
+            if teacher == nil && (alpha != nil || temperature != nil) { throw ValidationError("--alpha and --temperature need --teacher") }
             if finetuneEpochs > 0 && data == nil && resume == nil { throw ValidationError("--finetune-epochs needs --data") }
             if calibrationBatches < 1 { throw ValidationError("--calibration-batches must be at least 1") }
             if benchBatch < 1 || benchRuns < 1 { throw ValidationError("--bench-batch and --bench-runs must be positive") }
@@ -114,7 +122,9 @@ extension Pare {
                 let directory = URL(fileURLWithPath: resume)
                 let state = try JSONDecoder().decode(ResumeNotes.self, from: Data(contentsOf: directory.appendingPathComponent("run.json")))
                 let sets = try state.configuration.notes["data"].map { try openData($0) }
-                let run = try PruningRun(resuming: directory, trainingSet: sets?.train, testSet: sets?.test)
+                let teacherPath = teacher ?? state.configuration.notes["teacher"]
+                let run = try PruningRun(resuming: directory, trainingSet: sets?.train, testSet: sets?.test,
+                                         teacher: try teacherPath.map(loadTeacher))
                 if !json { print("resuming \(resume) after step \(run.records.count - 1)") }
                 try execute(run, label: run.configuration.settings.criterion.rawValue)
                 return
@@ -157,7 +167,7 @@ extension Pare {
                 return
             }
             let run = try PruningRun(graph: graph, directory: directory, configuration: configuration,
-                                     trainingSet: sets?.train, testSet: sets?.test)
+                                     trainingSet: sets?.train, testSet: sets?.test, teacher: try teacher.map(loadTeacher))
             if !json { printHeader(graph, configuration) }
             try execute(run, label: configuration.settings.criterion.rawValue)
         }
@@ -197,7 +207,22 @@ extension Pare {
             if let plan { c.plan = try PruningPlan.read(from: URL(fileURLWithPath: plan)) }
             c.notes = ["model": model!]
             if let data { c.notes["data"] = data }
+            if let teacher {
+                var settings = DistillationSettings()
+                if let alpha { settings.alpha = alpha }
+                if let temperature { settings.temperature = temperature }
+                try settings.validate()
+                c.distillation = settings
+                c.notes["teacher"] = teacher
+            }
             return c
+        }
+
+        func loadTeacher(_ path: String) throws -> Graph {
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw CommandError("--teacher \(path): no such file (a teacher is a trained .safetensors model)")
+            }
+            return try HintAdapters.student(fromTraining: try ModelFile.load(from: URL(fileURLWithPath: path)))
         }
 
         func parseTarget(_ graph: Graph) throws -> PruningTarget {
@@ -234,7 +259,8 @@ extension Pare {
                 let label = "rate \(rate)"
                 if !json { print("== \(label): remove \(String(format: "%.3g", 1 - rate)) of what is left per step until \(target)") }
                 let run = try PruningRun(graph: graph, directory: directory.appendingPathComponent("rate-\(rate)"),
-                                         configuration: c, trainingSet: sets?.train, testSet: sets?.test)
+                                         configuration: c, trainingSet: sets?.train, testSet: sets?.test,
+                                         teacher: try teacher.map(loadTeacher))
                 runs.append((label, try execute(run, label: label)))
             }
             let plot = PruningRun.accuracyPlot(runs, title: "\(graph.metadata["model"] ?? model!): accuracy against parameters per step rate")

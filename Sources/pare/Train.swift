@@ -35,7 +35,9 @@ extension Pare {
         var out: String?
         @Option(help: ArgumentHelp("Continue the run in this directory from its last.safetensors.", valueName: "dir"))
         var resume: String?
-        @Option(help: "Epochs (default: \(defaults.epochs)).") var epochs: Int?
+        @Option(help: "Epochs (of the first phase, with --then) (default: \(defaults.epochs)).") var epochs: Int?
+        @Option(help: "Width multiplier of a zoo model that has one (mobilenet_v2, mobilenet_v2-cifar, smallcnn).")
+        var widthMultiplier: Double?
         @OptionGroup var training: TrainingOptions
         @OptionGroup var folderOptions: ImageFolderOptions
         @Option(help: "Without a terminal, print a progress line every this many batches.") var logEvery = 100
@@ -73,7 +75,7 @@ extension Pare {
                 configuration.notes["data"] = dataText
                 trainer = try Trainer(resuming: directory, trainingSet: train, testSet: test, configuration: configuration)
                 if !json {
-                    print("resuming \(resume) after epoch \(trainer.state.completedEpochs) of \(configuration.epochs)")
+                    print("resuming \(resume) after epoch \(trainer.state.completedEpochs) of \(configuration.totalEpochs)")
                 }
             } else {
                 let size = folderOptions.imageSize ?? 224
@@ -88,9 +90,9 @@ extension Pare {
                 }
                 let reference = ModelReference(text: model!)
                 let graph = try reference.isFile
-                    ? reference.graph(input: nil, classes: nil, withParameters: true)
+                    ? reference.graph(input: nil, classes: nil, withParameters: true, widthMultiplier: widthMultiplier)
                     : reference.graph(input: train.sampleShape, classes: train.classes, withParameters: true,
-                                      seed: configuration.seed)
+                                      seed: configuration.seed, widthMultiplier: widthMultiplier)
                 trainer = try Trainer(graph: graph, trainingSet: train, testSet: test, configuration: configuration,
                                       directory: URL(fileURLWithPath: out!))
                 if !json { printHeader(trainer, train: train, test: test) }
@@ -103,7 +105,7 @@ extension Pare {
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
                 print(String(decoding: try encoder.encode(summary), as: UTF8.self))
             } else {
-                printFooter(summary, directory: trainer.directory)
+                printTrainingFooter(summary, directory: trainer.directory)
             }
         }
 
@@ -121,31 +123,38 @@ extension Pare {
         }
 
         func printHeader(_ trainer: Trainer, train: any Dataset, test: (any Dataset)?) {
-            let c = trainer.configuration
             let parameters = (try? trainer.graph.trainableParameterCount()) ?? 0
             print("\(model!): \(grouped(Double(parameters))) parameters; data \(data!): \(train.count) training images "
                   + "\(train.sampleShape), \(test.map { "\($0.count) test" } ?? "no test set"), \(train.classes) classes")
-            var settings = "\(c.epochs) epochs, batch \(c.batchSize)"
-            if c.accumulationSteps > 1 { settings += " x \(c.accumulationSteps) accumulated" }
-            settings += ", \(c.optimizer.rawValue) lr \(c.learningRate)" + (c.optimizer == .sgd ? " momentum \(c.momentum)" : "")
-                + " wd \(c.weightDecay), schedule \(c.schedule)" + (c.warmupSteps > 0 ? " after \(c.warmupSteps) warm-up steps" : "")
-            if c.gradientClipNorm > 0 { settings += ", clip grad norm \(c.gradientClipNorm)" }
-            settings += ", augment \(c.augmentation), label smoothing \(c.labelSmoothing), \(c.threads) thread(s), seed \(c.seed)"
-            if c.validationFraction > 0 { settings += ", validation fraction \(c.validationFraction)" }
-            print(settings)
-        }
-
-        func printFooter(_ summary: TrainingSummary, directory: RunDirectory) {
-            if let best = summary.bestEpoch, let accuracy = summary.bestAccuracy {
-                print(String(format: "best %@ accuracy %.2f%% at epoch %d; %d epochs in %@", summary.selectedBy, accuracy * 100,
-                             best, summary.completedEpochs, duration(summary.totalSeconds)))
-            }
-            if let test = summary.final?.test {
-                print(String(format: "final test accuracy %.2f%% (loss %.4f)", test.accuracy * 100, test.loss))
-            }
-            print("wrote \(directory.url.path)/{last,best}.safetensors, metrics.csv, summary.json")
+            print(describeSettings(trainer.configuration))
         }
     }
+}
+
+/// One line naming every setting of a run, for the header of `pare train` and `pare distill`.
+func describeSettings(_ c: TrainingConfiguration) -> String {
+    var settings = "\(c.epochs) epochs, batch \(c.batchSize)"
+    if c.accumulationSteps > 1 { settings += " x \(c.accumulationSteps) accumulated" }
+    settings += ", \(c.optimizer.rawValue) lr \(c.learningRate)" + (c.optimizer == .sgd ? " momentum \(c.momentum)" : "")
+        + " wd \(c.weightDecay), schedule \(c.schedule)" + (c.warmupSteps > 0 ? " after \(c.warmupSteps) warm-up steps" : "")
+    if c.gradientClipNorm > 0 { settings += ", clip grad norm \(c.gradientClipNorm)" }
+    settings += ", augment \(c.augmentation), label smoothing \(c.labelSmoothing), \(c.threads) thread(s), seed \(c.seed)"
+    if c.validationFraction > 0 { settings += ", validation fraction \(c.validationFraction)" }
+    for phase in c.laterPhases { settings += "; then \(phase)" }
+    return settings
+}
+
+/// The last lines of `pare train` and `pare distill`: best and final accuracy, files written.
+func printTrainingFooter(_ summary: TrainingSummary, directory: RunDirectory, extraFiles: [String] = []) {
+    if let best = summary.bestEpoch, let accuracy = summary.bestAccuracy {
+        print(String(format: "best %@ accuracy %.2f%% at epoch %d; %d epochs in %@", summary.selectedBy, accuracy * 100,
+                     best, summary.completedEpochs, duration(summary.totalSeconds)))
+    }
+    if let test = summary.final?.test {
+        print(String(format: "final test accuracy %.2f%% (loss %.4f)", test.accuracy * 100, test.loss))
+    }
+    print("wrote \(directory.url.path)/{last,best}.safetensors, metrics.csv, summary.json"
+          + extraFiles.map { ", \($0)" }.joined())
 }
 
 /// Runs `trainer`, turning a stop on NaN into a message that says what was kept.

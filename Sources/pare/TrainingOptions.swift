@@ -37,6 +37,9 @@ struct TrainingOptions: ParsableArguments {
     var seed: UInt64?
     @Option(help: "Fraction of the training set held out per class to choose the best checkpoint by; 0 uses the test set (default: \(TrainingOptions.defaults.validationFraction)).")
     var valFraction: Double?
+    @Option(name: .customLong("then"), parsing: .singleValue,
+            help: ArgumentHelp("A later phase with its own optimizer, after the first --epochs (repeatable, in order): \(TrainingPhase.syntax); e.g. AdamW then SGD: --optimizer adamw --then sgd:epochs=50,lr=1e-3.", valueName: "phase"))
+    var laterPhases: [String] = []
     @Option(help: "Normalisation: \(Normalize.presets.keys.sorted().joined(separator: ", ")), none or default (default: the data set's preset).")
     var normalize: String?
 
@@ -69,6 +72,7 @@ struct TrainingOptions: ParsableArguments {
         if let threads { c.threads = threads }
         if let seed { c.seed = seed }
         if let valFraction { c.validationFraction = valFraction }
+        if !laterPhases.isEmpty { c.laterPhases = try laterPhases.map(TrainingPhase.init(parsing:)) }
         if let normalize {
             guard let spec else { throw ValidationError("--normalize applies to the images of --data: give --data") }
             c.normalization = try parseNormalization(normalize, spec: spec)

@@ -103,6 +103,39 @@ final class PruningRunTests: XCTestCase {
         XCTAssertNil(records[4].testAccuracy, "no data, no accuracy")
     }
 
+    /// `pare prune --teacher`: every step fine-tunes against the teacher (the step's trainer
+    /// checkpoint records the distillation objective), resumes only with that teacher, and
+    /// a teacher without distillation settings (or the reverse) is refused.
+    func testFinetuningDistilsFromTheTeacher() throws {
+        let train = quadrants(count: 128, seed: 1), test = quadrants(count: 32, seed: 2)
+        var c = configuration()
+        c.schedule = .steps(count: 2, geometric: false)
+        c.finetuneEpochs = 1
+        c.distillation = DistillationSettings(alpha: 0.7, temperature: 4)
+        let teacher = try model()
+        let directory = temporary()
+        try PruningRun(graph: try model(), directory: directory, configuration: c, trainingSet: train, testSet: test,
+                       teacher: teacher).run(stoppingAfterStep: 1)
+        let checkpoint = try XCTUnwrap(TrainingCheckpoint.read(from: directory.appendingPathComponent("step-1/last.safetensors")).checkpoint)
+        XCTAssertTrue(checkpoint.objective?.contains("\"alpha\":0.7") == true, checkpoint.objective ?? "nil")
+        XCTAssertThrowsError(try PruningRun(resuming: directory, trainingSet: train, testSet: test)) {
+            XCTAssertTrue("\($0)".contains("give --teacher"), "\($0)")
+        }
+        let records = try PruningRun(resuming: directory, trainingSet: train, testSet: test, teacher: teacher).run()
+        XCTAssertEqual(records.map(\.step), [0, 1, 2])
+
+        XCTAssertThrowsError(try PruningRun(graph: try model(), directory: temporary(), configuration: configuration(),
+                                            trainingSet: train, testSet: test, teacher: teacher)) {
+            XCTAssertTrue("\($0)".contains("does not distil"), "\($0)")
+        }
+        var wrongTeacher = GraphBuilder()
+        let x = wrongTeacher.linear(wrongTeacher.flatten(wrongTeacher.input([1, 12, 12])), "fc", outFeatures: 3)
+        XCTAssertThrowsError(try PruningRun(graph: try model(), directory: temporary(), configuration: c, trainingSet: train,
+                                            testSet: test, teacher: try wrongTeacher.build(outputs: [x], seed: 1))) {
+            XCTAssertTrue("\($0)".contains("teacher gives 3 outputs"), "\($0)")
+        }
+    }
+
     func testDataThatDoesNotFitTheModelIsRefused() throws {
         let wrong = InMemoryDataset(sampleShape: [1, 12, 12], classes: 3, classNames: nil,
                                     pixels: Array(repeating: 0, count: 144 * 3), labels: [0, 1, 2])

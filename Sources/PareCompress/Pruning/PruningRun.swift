@@ -23,6 +23,9 @@ public struct PruningRunConfiguration: Codable, Equatable, Sendable {
     public var benchmark = LatencyBenchmark.Settings(batch: 1, threads: 2, warmup: 5, runs: 20)
     /// A plan to apply as the one step instead of scoring (`pare prune --plan FILE`).
     public var plan: PruningPlan?
+    /// Fine-tune every step against a teacher with these settings (`pare prune --teacher`);
+    /// nil: plain cross-entropy. The teacher itself is given to the run, not saved in it.
+    public var distillation: DistillationSettings?
     /// Free-form facts (the command line records the model and data set).
     public var notes: [String: String] = [:]
 
@@ -105,10 +108,12 @@ public final class PruningRun {
     private var current: Graph
     private let trainingSet: (any Dataset)?
     private let testSet: (any Dataset)?
+    private let teacher: Graph?
 
     /// Starts a run on `graph` in `directory` (created; it must not hold a run already).
+    /// `teacher` is needed when the configuration distils.
     public init(graph: Graph, directory: URL, configuration: PruningRunConfiguration,
-                trainingSet: (any Dataset)?, testSet: (any Dataset)?) throws {
+                trainingSet: (any Dataset)?, testSet: (any Dataset)?, teacher: Graph? = nil) throws {
         let stateFile = directory.appendingPathComponent("run.json")
         guard !FileManager.default.fileExists(atPath: stateFile.path) else {
             throw PruningError.invalidSettings("\(directory.path) holds a pruning run already: resume it with --resume or choose another --out")
@@ -121,6 +126,7 @@ public final class PruningRun {
             }
         }
         if let trainingSet { try Trainer.checkFit(graph, sampleShape: trainingSet.sampleShape, classes: trainingSet.classes) }
+        try Self.checkTeacher(teacher, configuration: configuration, trainingSet: trainingSet)
         var training = configuration.training
         training.epochs = max(1, configuration.finetuneEpochs)
         try training.validate()
@@ -134,13 +140,14 @@ public final class PruningRun {
         self.directory = directory
         self.trainingSet = trainingSet
         self.testSet = testSet
+        self.teacher = teacher
         current = graph
         state = PruningRunState(configuration: configuration, originalUnits: originalUnits, surviving: surviving,
                                 records: [], finished: false)
     }
 
-    /// Continues the run in `directory` with the same data.
-    public init(resuming directory: URL, trainingSet: (any Dataset)?, testSet: (any Dataset)?) throws {
+    /// Continues the run in `directory` with the same data (and the same teacher, when it distils).
+    public init(resuming directory: URL, trainingSet: (any Dataset)?, testSet: (any Dataset)?, teacher: Graph? = nil) throws {
         let stateFile = directory.appendingPathComponent("run.json")
         guard FileManager.default.fileExists(atPath: stateFile.path) else {
             throw PruningError.invalidSettings("no pruning run to resume: \(stateFile.path) does not exist")
@@ -153,7 +160,25 @@ public final class PruningRun {
         self.directory = directory
         self.trainingSet = trainingSet
         self.testSet = testSet
+        self.teacher = teacher
         if let trainingSet { try Trainer.checkFit(current, sampleShape: trainingSet.sampleShape, classes: trainingSet.classes) }
+        try Self.checkTeacher(teacher, configuration: state.configuration, trainingSet: trainingSet)
+    }
+
+    /// A distilling run needs a teacher that fits the data; a plain one takes none.
+    private static func checkTeacher(_ teacher: Graph?, configuration: PruningRunConfiguration, trainingSet: (any Dataset)?) throws {
+        guard let settings = configuration.distillation else {
+            if teacher != nil { throw PruningError.invalidSettings("a teacher was given but the run does not distil") }
+            return
+        }
+        guard let teacher else { throw PruningError.invalidSettings("the run distils from a teacher: give --teacher") }
+        guard configuration.finetuneEpochs > 0 else {
+            throw PruningError.invalidSettings("distillation happens while fine-tuning: give --finetune-epochs")
+        }
+        if let trainingSet {
+            try DistillationObjective(teacher: teacher, settings: settings, threads: configuration.training.threads)
+                .check(graph: teacher, sampleShape: trainingSet.sampleShape, classes: trainingSet.classes)
+        }
     }
 
     /// Runs the remaining steps, or up to step `stoppingAfterStep`; returns every step's
@@ -296,16 +321,27 @@ public final class PruningRun {
         // the steps are measured on (and the one the model was trained beside).
         training.epochs = c.finetuneEpochs
         let run = url("step-\(step)")
+        let objective: any TrainingObjective
+        var trainingGraph = graph
+        if let settings = c.distillation, let teacher {
+            let distillation = try DistillationObjective(teacher: teacher, settings: settings, threads: training.threads)
+            trainingGraph = try distillation.trainingGraph(student: graph, seed: training.seed)
+            objective = distillation
+        } else {
+            objective = CrossEntropyObjective()
+        }
         let trainer: Trainer
         if FileManager.default.fileExists(atPath: RunDirectory(run).last.path) {
-            trainer = try Trainer(resuming: run, trainingSet: trainingSet, testSet: testSet, configuration: training)
+            trainer = try Trainer(resuming: run, trainingSet: trainingSet, testSet: testSet, configuration: training,
+                                  objective: objective)
         } else {
             try? FileManager.default.removeItem(at: run)
-            trainer = try Trainer(graph: graph, trainingSet: trainingSet, testSet: testSet, configuration: training, directory: run)
+            trainer = try Trainer(graph: trainingGraph, trainingSet: trainingSet, testSet: testSet, configuration: training,
+                                  directory: run, objective: objective)
         }
         trainer.onEvent = { [weak self] event in self?.onEvent?(.training(step: step, event)) }
         try trainer.run()
-        return try TrainingCheckpoint.read(from: RunDirectory(run).best).graph
+        return try HintAdapters.student(fromTraining: try TrainingCheckpoint.read(from: RunDirectory(run).best).graph)
     }
 
     private func measure(_ graph: Graph, step: Int, ratio: Double, removed: Int, file: String,

@@ -169,9 +169,10 @@ public enum Zoo {
                input: [3, 128, 128], classes: 11) { o in
             try studentNet(input: o.input, classes: o.classes, seed: o.seed, withParameters: o.withParameters)
         },
-        .model("smallcnn", "Fashion-MNIST CNN: conv32-pool-conv64-pool-fc128-fc10",
-               input: [1, 28, 28], classes: 10) { o in
-            try smallCNN(input: o.input, classes: o.classes, seed: o.seed, withParameters: o.withParameters)
+        .model("smallcnn", "Fashion-MNIST CNN: conv32-pool-conv64-pool-fc128-fc10, width multiplier",
+               input: [1, 28, 28], classes: 10, hasWidthMultiplier: true) { o in
+            try smallCNN(input: o.input, classes: o.classes, widthMultiplier: o.widthMultiplier, seed: o.seed,
+                         withParameters: o.withParameters)
         },
         .model("tiny-residual", "demo net: residual add, grouped conv, channel shuffle, depthwise conv",
                input: [3, 32, 32], classes: 10) { o in
@@ -213,7 +214,7 @@ extension ZooEntry {
                 }
             } else if widthMultiplier != 1 {
                 throw fail("has no width multiplier (got \(widthMultiplier)); the models with one: "
-                           + "mobilenet_v2, mobilenet_v2-cifar")
+                           + "mobilenet_v2, mobilenet_v2-cifar, smallcnn")
             }
             let resolved = ResolvedZooOptions(input: input, classes: classes, widthMultiplier: widthMultiplier,
                                               seed: options.seed, withParameters: options.withParameters)

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Knowledge distillation on Fashion-MNIST (Debian's dataset-fashion-mnist), the seed's
+# experiment (seeds/003 question 2): a teacher, a small student trained alone, and the same
+# student (same seed, epochs, augmentation and schedule) distilled from the teacher and from a
+# weaker teacher. Prints each run's final test accuracy, parameters and mean epoch time, then
+# `pare compare` of all of them (size on disk, MACs, latency at batch 1).
+# Writes everything under ${OUT:-.build/distill}; a finished run is not redone.
+#   TEACHER (zoo model, default smallcnn) TEACHER_WIDTH (default 2) TEACHER_EPOCHS (default 15)
+#   WEAK_WIDTH (default 1) WEAK_EPOCHS (default 2)
+#   STUDENT (default smallcnn) STUDENT_WIDTH (default 0.25) STUDENT_EPOCHS (default 10)
+#   ALPHA (default 0.5) TEMPERATURE (default 20: the seed's) AUGMENT (default crop,flip)
+#   THREADS (default 2) PARE (a built pare; default: build one)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${OUT:-.build/distill}
+threads=${THREADS:-2}
+augment=${AUGMENT:-crop,flip}
+if [ -z "${PARE:-}" ]; then swift build -c release >/dev/null; fi
+pare=${PARE:-"$(swift build -c release --show-bin-path)/pare"}
+mkdir -p "$out"
+echo "ISA: $(grep -o -w -E 'avx512[a-z_]*|avx2|avx_vnni' /proc/cpuinfo | sort -u | tr '\n' ' ')threads $threads, batch 128"
+common=(--data fashion-mnist --val-fraction 0.1 --threads "$threads" --augment "$augment" --log-every 1000)
+
+train() {  # name model width epochs
+  [ -f "$out/$1/summary.json" ] && [ "$(python3 -c "import json;s=json.load(open('$out/$1/summary.json'));print(s['completedEpochs']==$4)")" = True ] && return
+  if [ -f "$out/$1/last.safetensors" ]; then "$pare" train --resume "$out/$1" --log-every 1000; return; fi
+  "$pare" train "$2" --width-multiplier "$3" --epochs "$4" "${common[@]}" --out "$out/$1"
+}
+distill() {  # name teacher-run
+  [ -f "$out/$1/student.safetensors" ] && return
+  if [ -f "$out/$1/last.safetensors" ]; then "$pare" distill --resume "$out/$1" --log-every 1000; return; fi
+  "$pare" distill --teacher "$out/$2/best.safetensors" --student "${STUDENT:-smallcnn}" --width-multiplier "${STUDENT_WIDTH:-0.25}" \
+    --epochs "${STUDENT_EPOCHS:-10}" --alpha "${ALPHA:-0.5}" --temperature "${TEMPERATURE:-20}" "${common[@]}" --out "$out/$1"
+}
+
+train teacher "${TEACHER:-smallcnn}" "${TEACHER_WIDTH:-2}" "${TEACHER_EPOCHS:-15}"
+train weak-teacher "${TEACHER:-smallcnn}" "${WEAK_WIDTH:-1}" "${WEAK_EPOCHS:-2}"
+train student-alone "${STUDENT:-smallcnn}" "${STUDENT_WIDTH:-0.25}" "${STUDENT_EPOCHS:-10}"
+distill distilled teacher
+distill distilled-from-weak weak-teacher
+
+echo
+printf "%-22s %12s %14s %16s\n" run parameters "test accuracy" "s per epoch"
+for run in teacher weak-teacher student-alone distilled distilled-from-weak; do
+  python3 - "$out/$run/summary.json" "$run" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+if "summary" in s: s = s["summary"]
+epochs = s["history"]
+print("%-22s %12s %13.2f%% %16.1f" % (sys.argv[2], format(s["trainableParameters"], ","), 100 * epochs[-1]["test"]["accuracy"],
+      sum(e["seconds"] for e in epochs) / len(epochs)))
+PY
+done
+echo
+"$pare" compare "$out/teacher/best.safetensors" "$out/weak-teacher/best.safetensors" "$out/student-alone/best.safetensors" \
+  "$out/distilled/student.safetensors" "$out/distilled-from-weak/student.safetensors" --data fashion-mnist --threads "$threads"
