@@ -27,17 +27,13 @@ public struct Matrix: Equatable, Sendable {
         return result
     }
 
-    /// `self * other`.
+    /// `self * other` (BLAS `dgemm`).
     public func multiplied(by other: Matrix) -> Matrix {
         precondition(columns == other.rows, "cannot multiply \(rows)x\(columns) by \(other.rows)x\(other.columns)")
         var result = Matrix(zeros: rows, other.columns)
-        for i in 0..<rows {
-            for k in 0..<columns {
-                let a = self[i, k]
-                if a == 0 { continue }
-                for j in 0..<other.columns { result.values[i * other.columns + j] += a * other.values[k * other.columns + j] }
-            }
-        }
+        guard rows > 0, other.columns > 0, columns > 0 else { return result }
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(other.columns), Int32(columns),
+                    1, values, Int32(columns), other.values, Int32(other.columns), 0, &result.values, Int32(other.columns))
         return result
     }
 

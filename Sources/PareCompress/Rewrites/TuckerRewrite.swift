@@ -57,19 +57,20 @@ public enum TuckerRewrite {
         } } }
         let svdOut = try SingularValueDecomposition(mode0), svdIn = try SingularValueDecomposition(mode1)
         let rOut = rank.rank(svdOut.singularValues), rIn = rank.rank(svdIn.singularValues)
-        // core[a, b, t] = Σ_o Σ_c U_out[o, a] U_in[c, b] W[o, c, t], in two contractions.
-        var partial = [Double](repeating: 0, count: rOut * cin * k2)  // [a, c, t]
-        for a in 0..<rOut { for o in 0..<cout {
-            let u = svdOut.u[o, a]
-            for c in 0..<cin { for t in 0..<k2 { partial[(a * cin + c) * k2 + t] += u * at(o, c, t) } }
-        } }
-        var core = [Double](repeating: 0, count: rOut * rIn * k2)
-        for a in 0..<rOut { for b in 0..<rIn { for c in 0..<cin {
-            let u = svdIn.u[c, b]
-            for t in 0..<k2 { core[(a * rIn + b) * k2 + t] += u * partial[(a * cin + c) * k2 + t] }
-        } } }
+        // core[a, b, t] = Σ_o Σ_c U_out[o, a] U_in[c, b] W[o, c, t], as two products:
+        // partial = U_outᵀ · mode0 (r_out x Cin·k²), then per a: U_inᵀ · partial[a] (Cin x k²).
+        var uOutT = Matrix(zeros: rOut, cout), uInT = Matrix(zeros: rIn, cin)
+        for o in 0..<cout { for a in 0..<rOut { uOutT[a, o] = svdOut.u[o, a] } }
+        for c in 0..<cin { for b in 0..<rIn { uInT[b, c] = svdIn.u[c, b] } }
+        let partial = uOutT.multiplied(by: mode0)
+        var core = [Double]()
+        core.reserveCapacity(rOut * rIn * k2)
+        for a in 0..<rOut {
+            let slice = Matrix(rows: cin, columns: k2, values: Array(partial.values[(a * cin * k2)..<((a + 1) * cin * k2)]))
+            core += uInT.multiplied(by: slice).values
+        }
         var reduce = [Double](repeating: 0, count: rIn * cin), expand = [Double](repeating: 0, count: cout * rOut)
-        for b in 0..<rIn { for c in 0..<cin { reduce[b * cin + c] = svdIn.u[c, b] } }
+        for b in 0..<rIn { for c in 0..<cin { reduce[b * cin + c] = uInT[b, c] } }
         for o in 0..<cout { for a in 0..<rOut { expand[o * rOut + a] = svdOut.u[o, a] } }
         return (Tensor.from(reduce, shape: [rIn, cin, 1, 1]), Tensor.from(core, shape: [rOut, rIn, s[2], s[3]]),
                 Tensor.from(expand, shape: [cout, rOut, 1, 1]))
