@@ -59,8 +59,9 @@ let package = Package(
         .target(name: "PareTrain", dependencies: ["PareCore", "PareData", "PareIO", "PareAnalysis"]),
         .target(name: "PareAnalysis", dependencies: ["PareCore"]),
         // Passes that make a model smaller and return a new graph: the graph editor, channel
-        // groups, pruning criteria, surgery and schedules.
-        .target(name: "PareCompress", dependencies: ["PareCore", "PareAnalysis", "PareTrain", "PareData", "PareIO"]),
+        // groups, pruning criteria, surgery and schedules, and the architecture rewrites (LAPACK
+        // through CBLAS for their SVDs).
+        .target(name: "PareCompress", dependencies: ["CBLAS", "PareCore", "PareAnalysis", "PareTrain", "PareData", "PareIO"]),
         .executableTarget(
             name: "pare",
             dependencies: [

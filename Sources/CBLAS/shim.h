@@ -1,4 +1,5 @@
 #ifndef PARE_CBLAS_SHIM_H
 #define PARE_CBLAS_SHIM_H
 #include <cblas.h>
+#include "lapack.h"
 #endif
