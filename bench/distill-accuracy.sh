@@ -2,13 +2,15 @@
 # Knowledge distillation on Fashion-MNIST (Debian's dataset-fashion-mnist), the seed's
 # experiment (seeds/003 question 2): a teacher, a small student trained alone, and the same
 # student (same seed, epochs, augmentation and schedule) distilled from the teacher and from a
-# weaker teacher. Prints each run's final test accuracy, parameters and mean epoch time, then
+# weaker teacher; then a rewrite of the teacher (depthwise-separable conv2, low-rank fc1) trained
+# alone and distilled. Prints each run's final test accuracy, parameters and mean epoch time, then
 # `pare compare` of all of them (size on disk, MACs, latency at batch 1).
 # Writes everything under ${OUT:-.build/distill}; a finished run is not redone.
 #   TEACHER (zoo model, default smallcnn) TEACHER_WIDTH (default 2) TEACHER_EPOCHS (default 15)
 #   WEAK_WIDTH (default 1) WEAK_EPOCHS (default 2)
 #   STUDENT (default smallcnn) STUDENT_WIDTH (default 0.25) STUDENT_EPOCHS (default 10)
-#   ALPHA (default 0.5) TEMPERATURE (default 20: the seed's) AUGMENT (default crop,flip)
+#   ALPHA (default 0.5) TEMPERATURE (default 20: the seed's) EXTRA (more T:ALPHA pairs, default
+#   "4:0.9 4:0.5 2:0.5") RANK (the rewritten student's fc1 rank, default 16) AUGMENT (default crop,flip)
 #   THREADS (default 2) PARE (a built pare; default: build one)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,13 +26,14 @@ common=(--data fashion-mnist --val-fraction 0.1 --threads "$threads" --augment "
 train() {  # name model width epochs
   [ -f "$out/$1/summary.json" ] && [ "$(python3 -c "import json;s=json.load(open('$out/$1/summary.json'));print(s['completedEpochs']==$4)")" = True ] && return
   if [ -f "$out/$1/last.safetensors" ]; then "$pare" train --resume "$out/$1" --log-every 1000; return; fi
-  "$pare" train "$2" --width-multiplier "$3" --epochs "$4" "${common[@]}" --out "$out/$1"
+  local width=(--width-multiplier "$3"); [ "$3" = - ] && width=()
+  "$pare" train "$2" "${width[@]}" --epochs "$4" "${common[@]}" --out "$out/$1"
 }
-distill() {  # name teacher-run
+distill() {  # name teacher-run [temperature alpha]
   [ -f "$out/$1/student.safetensors" ] && return
   if [ -f "$out/$1/last.safetensors" ]; then "$pare" distill --resume "$out/$1" --log-every 1000; return; fi
   "$pare" distill --teacher "$out/$2/best.safetensors" --student "${STUDENT:-smallcnn}" --width-multiplier "${STUDENT_WIDTH:-0.25}" \
-    --epochs "${STUDENT_EPOCHS:-10}" --alpha "${ALPHA:-0.5}" --temperature "${TEMPERATURE:-20}" "${common[@]}" --out "$out/$1"
+    --epochs "${STUDENT_EPOCHS:-10}" --alpha "${4:-${ALPHA:-0.5}}" --temperature "${3:-${TEMPERATURE:-20}}" "${common[@]}" --out "$out/$1"
 }
 
 train teacher "${TEACHER:-smallcnn}" "${TEACHER_WIDTH:-2}" "${TEACHER_EPOCHS:-15}"
@@ -38,10 +41,28 @@ train weak-teacher "${TEACHER:-smallcnn}" "${WEAK_WIDTH:-1}" "${WEAK_EPOCHS:-2}"
 train student-alone "${STUDENT:-smallcnn}" "${STUDENT_WIDTH:-0.25}" "${STUDENT_EPOCHS:-10}"
 distill distilled teacher
 distill distilled-from-weak weak-teacher
+# More temperatures and weights (EXTRA="T:ALPHA ..."; default 4:0.9 4:0.5 2:0.5), from both teachers.
+runs=(teacher weak-teacher student-alone distilled distilled-from-weak)
+for pair in ${EXTRA-4:0.9 4:0.5 2:0.5}; do
+  t=${pair%%:*} a=${pair##*:}
+  distill "distilled-T$t-a$a" teacher "$t" "$a"; distill "distilled-from-weak-T$t-a$a" weak-teacher "$t" "$a"
+  runs+=("distilled-T$t-a$a" "distilled-from-weak-T$t-a$a")
+done
+
+# The other student the seed compares: a rewrite of the teacher itself, initialised from its
+# weights (depthwise-separable conv2, fc1 factored at rank 16), trained alone and distilled.
+rewritten="$out/teacher-dwpw-svd.safetensors"
+[ -f "$rewritten" ] || "$pare" rewrite "$out/teacher/best.safetensors" --dwpw --svd --rank "${RANK:-16}" --skip conv1 --skip fc2 \
+  --out "$rewritten"
+train rewritten-alone "$rewritten" - "${STUDENT_EPOCHS:-10}"
+[ -f "$out/rewritten-distilled/student.safetensors" ] || {
+  if [ -f "$out/rewritten-distilled/last.safetensors" ]; then "$pare" distill --resume "$out/rewritten-distilled" --log-every 1000; else
+  "$pare" distill --teacher "$out/teacher/best.safetensors" --student "$rewritten" --epochs "${STUDENT_EPOCHS:-10}" \
+    --alpha "${ALPHA:-0.5}" --temperature "${TEMPERATURE:-20}" "${common[@]}" --out "$out/rewritten-distilled"; fi; }
 
 echo
 printf "%-22s %12s %14s %16s\n" run parameters "test accuracy" "s per epoch"
-for run in teacher weak-teacher student-alone distilled distilled-from-weak; do
+for run in "${runs[@]}" rewritten-alone rewritten-distilled; do
   python3 - "$out/$run/summary.json" "$run" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))
@@ -53,4 +74,5 @@ PY
 done
 echo
 "$pare" compare "$out/teacher/best.safetensors" "$out/weak-teacher/best.safetensors" "$out/student-alone/best.safetensors" \
-  "$out/distilled/student.safetensors" "$out/distilled-from-weak/student.safetensors" --data fashion-mnist --threads "$threads"
+  "$out/distilled/student.safetensors" "$out/distilled-from-weak/student.safetensors" "$out/rewritten-alone/best.safetensors" \
+  "$out/rewritten-distilled/student.safetensors" --data fashion-mnist --threads "$threads"

@@ -44,7 +44,7 @@ extension Pare {
                 grouped); a layer a rewrite cannot take is skipped with the reason, and is an \
                 error only when --only names it exactly. --drop-blocks N removes the N blocks \
                 whose removal alone costs the least accuracy on --validation-samples samples of \
-                --data (its test split when it has one).
+                --data's training split (a seeded per-class sample; never its test split).
                 """)
 
         @Argument(help: "Zoo model name or .safetensors model file.") var model: String
@@ -103,7 +103,10 @@ extension Pare {
             pipeline.dropBlockCount = dropBlocks
             if let sets {
                 let transforms: [any Transform] = [sets.spec.defaultNormalization]
-                pipeline.validation = DropBlockRewrite.Validation(data: sets.test ?? sets.train, transforms: transforms,
+                // Chosen on held-out training images (seeded, per class), never on the test set.
+                let fraction = min(0.5, Double(validationSamples) / Double(max(sets.train.count, 1)))
+                let held = ValidationSplit(sets.train, fraction: fraction, seed: seed, stratified: true).validation
+                pipeline.validation = DropBlockRewrite.Validation(data: held, transforms: transforms,
                                                                   samples: validationSamples, batchSize: 64, threads: threads)
             }
             pipeline.kernelSize = kernel
