@@ -12,8 +12,8 @@ final class ONNXImportTests: XCTestCase {
 
     func testHandPrunedModelRoundTripsUnchanged() throws {
         let graph = try prunedGraph()
-        for options in [ONNXExportOptions(dynamicBatch: true), ONNXExportOptions(opset: 14, batch: 3),
-                        ONNXExportOptions(opset: 21, batch: 1)] {
+        for options in [ONNXExportOptions(), ONNXExportOptions(opset: 14, staticBatch: 3),
+                        ONNXExportOptions(opset: 21, staticBatch: 1)] {
             let imported = try ONNXImport.graph(from: ONNXExport.data(graph, options: options), source: "pruned.onnx")
             XCTAssertEqual(imported.nodes, graph.nodes, "opset \(options.opset)")
             XCTAssertEqual(imported.outputs, graph.outputs)
@@ -47,7 +47,7 @@ final class ONNXImportTests: XCTestCase {
     private func assertRewriteImportsAs(_ expected: Graph? = nil, file: StaticString = #filePath, line: UInt = #line,
                                         _ rewrite: (inout ModelEditor) throws -> Void) throws -> Graph {
         let graph = try prunedGraph()
-        var editor = ModelEditor(try ONNXExport.modelProto(graph, options: ONNXExportOptions(dynamicBatch: true)))
+        var editor = ModelEditor(try ONNXExport.modelProto(graph, options: ONNXExportOptions()))
         try rewrite(&editor)
         let imported = try ONNXImport.graph(from: editor.model.serializedData(), source: "rewritten.onnx")
         let target = expected ?? graph
@@ -179,7 +179,7 @@ final class ONNXImportTests: XCTestCase {
 
     func testAddAfterConvBecomesItsBiasAndMulAloneABatchNorm() throws {
         let graph = try prunedGraph()
-        var editor = ModelEditor(try ONNXExport.modelProto(graph, options: ONNXExportOptions(dynamicBatch: true)))
+        var editor = ModelEditor(try ONNXExport.modelProto(graph, options: ONNXExportOptions()))
         let shift: [Float] = (0..<13).map { Float($0) / 10 }
         let dw = editor.index(of: "block.dw")
         editor.insert(after: dw, opType: "Add", name: "block.dw.bias", extraInputs: [editor.floatConstant("b", shift, shape: [1, 13, 1, 1])])
@@ -229,7 +229,7 @@ final class ONNXImportTests: XCTestCase {
     }
 
     private func rewritten(_ rewrite: (inout ModelEditor) -> Void) throws -> Data {
-        var editor = ModelEditor(try ONNXExport.modelProto(try prunedGraph(), options: ONNXExportOptions(dynamicBatch: true)))
+        var editor = ModelEditor(try ONNXExport.modelProto(try prunedGraph(), options: ONNXExportOptions()))
         rewrite(&editor)
         return try editor.model.serializedData()
     }
