@@ -350,6 +350,23 @@ final class ONNXImportTests: XCTestCase {
         }
     }
 
+    /// Input dimensions each within Int32 whose product is absurd: an error naming the input.
+    func testAbsurdInputDimensionsAreRefused() throws {
+        let data = try rewritten { model in
+            model.graph.input[0].type.tensorType.shape.dim[2].dimValue = Int64(Int32.max)
+            model.graph.input[0].type.tensorType.shape.dim[3].dimValue = Int64(Int32.max)
+        }
+        assertImportError(data) { error in
+            guard case let .unsupportedUse(node, opType, reason) = error.problem else { return XCTFail("\(error)") }
+            XCTAssertEqual([node, opType], ["input", "graph input"])
+            XCTAssertTrue(reason.contains("input shape [3x2147483647x2147483647] has more than 4294967296 elements"), reason)
+        }
+        XCTAssertThrowsError(try ONNXImport.graph(from: try ONNXExport.data(try prunedGraph()),
+                                                  options: ONNXImportOptions(input: [3, 1 << 40, 1 << 40]))) { error in
+            XCTAssertTrue("\(error)".contains("more than 4294967296 elements"), "\(error)")
+        }
+    }
+
     func testSymbolicSpatialInputNeedsAShape() throws {
         let data = try rewritten { model in
             model.graph.input[0].type.tensorType.shape.dim[2].dimParam = "height"
