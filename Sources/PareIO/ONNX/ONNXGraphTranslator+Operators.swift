@@ -18,14 +18,15 @@ extension ONNXGraphTranslator {
         if opType == "Constant" { return defineOutput(0, .constant(try constantAttribute())) }
         if opType == "Shape" { return try shape() }
 
-        // Constant folding: every input present is a constant.
         var inputs = try current.input.indices.map { try value($0) }
+        // Opset 6's forms, checked and (legacy broadcasting) rewritten into opset 7's.
         if opset < 7 {
             try checkOpset6Attributes(opType)
             if ["Add", "Sub", "Mul", "Div"].contains(opType), inputs.count == 2, let a = inputs[0], let b = inputs[1] {
                 inputs[1] = try legacyBroadcastOperand(opType, a, b)
             }
         }
+        // Constant folding: every input present is a constant.
         let constants = inputs.map { value -> ConstantTensor? in
             if case let .constant(tensor)? = value { return tensor }
             return nil
