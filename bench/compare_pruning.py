@@ -20,8 +20,8 @@ together). Three engines measure the model before and after:
   --safetensors-state-dict`) loaded into the torchvision model, pruned by
   tp.pruner.MetaPruner with tp.importance.MagnitudeImportance(p=1), pruning_ratio 0.5,
   global_pruning for the global scope, round_to 8, the final Linear ignored.
-- onnxruntime: Pare's original and pruned models exported with `pare export --onnx
-  --dynamic-batch`, CPU execution provider.
+- onnxruntime: Pare's original and pruned models exported with `pare export --onnx`
+  (symbolic batch dimension), CPU execution provider.
 
 Torch-Pruning keeps its other defaults (MagnitudeImportance's group_reduction="mean" and
 normalizer="mean"; Pare's l1 sums |w| over a group's members), so the two may choose different
@@ -260,7 +260,7 @@ def measure_row(row, scopes, args, libs, work):
     onnx_before = prefix + "-before.onnx"
     exported = attempt(shared, "pareExport", lambda: run_pare(
         pare, "export", name, "--input", shape_text, "--classes", classes,
-        "--safetensors-state-dict", weights, "--onnx", onnx_before, "--dynamic-batch"))
+        "--safetensors-state-dict", weights, "--onnx", onnx_before))
 
     def load_torch():
         model = torchvision_model(torch, torchvision, name, classes)
@@ -328,7 +328,7 @@ def measure_row(row, scopes, args, libs, work):
             pare_ms_after, kernels_after = bench if bench else (None, None)
             onnx_after = os.path.join(out_dir, "pruned.onnx")
             if attempt(record, "pareExportAfter", lambda: run_pare(
-                    pare, "export", pruned, "--onnx", onnx_after, "--dynamic-batch")) is None:
+                    pare, "export", pruned, "--onnx", onnx_after)) is None:
                 onnx_after = None
 
         # Torch-Pruning after, on a fresh copy of the same weights.

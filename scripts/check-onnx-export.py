@@ -8,8 +8,11 @@ DIR holds, for each model NAME (all of them, or the NAMEs given):
   NAME.input.safetensors     the tensor `input`, batch first;
   NAME.expected.safetensors  Pare's outputs for it in evaluation mode: `output`, or
                              `output_0`, `output_1`, ... for several.
+Instead of (or besides) that pair, one pair per batch size K: NAME.batchK.input.safetensors
+and NAME.batchK.expected.safetensors; the same session then runs every batch size, which an
+export with a symbolic batch dimension must accept.
 For each model: onnx.checker.check_model (full check, with shape inference), then
-onnxruntime on the input; each output must match with
+onnxruntime on each input; each output must have Pare's shape and match with
 max |onnxruntime - pare| < 1e-4 * max |pare|. Prints one line per model and exits 1 if any
 model fails. Needs numpy, onnx and onnxruntime (no torch, no safetensors package).
 """
@@ -43,16 +46,23 @@ def read_safetensors(path):
     return tensors
 
 
-def check(directory, name):
-    """(passed, message) for one model."""
-    model_path = directory / f"{name}.onnx"
-    onnx.checker.check_model(str(model_path), full_check=True)
-    inputs = read_safetensors(directory / f"{name}.input.safetensors")
-    expected = read_safetensors(directory / f"{name}.expected.safetensors")
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 2
-    options.inter_op_num_threads = 1
-    session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+def cases(directory, name):
+    """[(label, input path, expected path)] of a model: the plain pair, then one per batch."""
+    found = []
+    if (directory / f"{name}.input.safetensors").exists():
+        found.append(("", directory / f"{name}.input.safetensors", directory / f"{name}.expected.safetensors"))
+    batched = sorted(directory.glob(f"{name}.batch*.input.safetensors"),
+                     key=lambda p: int(p.name[len(name) + len(".batch"):].split(".")[0]))
+    for path in batched:
+        label = path.name[len(name) + 1:].split(".")[0]
+        found.append((label, path, directory / f"{name}.{label}.expected.safetensors"))
+    return found
+
+
+def compare(session, inputs_path, expected_path):
+    """(passed, message) for one input of one model."""
+    inputs = read_safetensors(inputs_path)
+    expected = read_safetensors(expected_path)
     feeds = {i.name: inputs[i.name] for i in session.get_inputs()}
     output_names = [o.name for o in session.get_outputs()]
     if sorted(output_names) != sorted(expected):
@@ -74,6 +84,29 @@ def check(directory, name):
             text += f", worst at {tuple(int(i) for i in worst)}: onnxruntime {actual[worst]:.7g}, pare {reference[worst]:.7g}"
         parts.append(text)
     return passed, "; ".join(parts)
+
+
+def check(directory, name):
+    """(passed, message) for one model, over all its inputs."""
+    model_path = directory / f"{name}.onnx"
+    onnx.checker.check_model(str(model_path), full_check=True)
+    found = cases(directory, name)
+    if not found:
+        return False, f"no {name}.input.safetensors or {name}.batchK.input.safetensors"
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 2
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+    passed = True
+    parts = []
+    for label, inputs_path, expected_path in found:
+        try:
+            ok, message = compare(session, inputs_path, expected_path)
+        except Exception as error:  # e.g. onnxruntime refusing a batch size
+            ok, message = False, f"{type(error).__name__}: {error}"
+        passed = passed and ok
+        parts.append(f"{label}: {message}" if label else message)
+    return passed, " | ".join(parts)
 
 
 def main():

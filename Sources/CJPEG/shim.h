@@ -37,8 +37,10 @@ static inline void pare_jpeg_emit_message(j_common_ptr info, int level) {
 /// Greyscale is replicated to three channels; CMYK (Adobe, inverted) is converted with
 /// R = C*K/255 and so on. On success returns 0 and sets *pixels to a malloc'ed buffer of
 /// width*height*3 bytes (the caller frees it) and *width, *height. On failure returns -1,
-/// sets *pixels to NULL and writes a message of at most message_capacity bytes.
+/// sets *pixels to NULL and writes a message of at most message_capacity bytes. A header
+/// announcing more than max_pixels pixels fails before anything is allocated for them.
 static inline int pare_jpeg_decode_rgb(const unsigned char *data, unsigned long size,
+                                       unsigned long long max_pixels,
                                        unsigned char **pixels, int *width, int *height,
                                        char *message, size_t message_capacity) {
     struct jpeg_decompress_struct info;
@@ -60,6 +62,13 @@ static inline int pare_jpeg_decode_rgb(const unsigned char *data, unsigned long 
     jpeg_create_decompress(&info);
     jpeg_mem_src(&info, data, size);
     jpeg_read_header(&info, TRUE);
+    unsigned long long announced = (unsigned long long)info.image_width * info.image_height;
+    if (announced > max_pixels) {
+        snprintf(error.message, sizeof error.message,
+                 "header width %u x height %u is %llu pixels, more than the %llu Pare decodes",
+                 (unsigned)info.image_width, (unsigned)info.image_height, announced, max_pixels);
+        longjmp(error.jump, 1);
+    }
     int cmyk = info.jpeg_color_space == JCS_CMYK || info.jpeg_color_space == JCS_YCCK;
     info.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
     jpeg_start_decompress(&info);

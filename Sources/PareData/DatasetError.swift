@@ -27,6 +27,8 @@ public struct DatasetError: Error, CustomStringConvertible, Equatable {
         case noClassFolders
         case emptyClassFolder
         case undecodableImage(reason: String)
+        /// A header field announces more than Pare reads (checked before allocating for it).
+        case headerTooLarge(field: String, limit: String)
     }
 
     public var description: String { "\(file): \(problem.description)" }
@@ -61,6 +63,8 @@ extension DatasetError.Problem: CustomStringConvertible {
             return "class folder holds no PNG or JPEG images"
         case let .undecodableImage(reason):
             return "cannot decode image: \(reason)"
+        case let .headerTooLarge(field, limit):
+            return "the header's \(field) announces more than the \(limit) Pare reads"
         }
     }
 }

@@ -6,6 +6,16 @@ enum FileBytes {
     /// The file's bytes; a gzip file (by content, whatever its name) is decompressed.
     /// Uncompressed files pass through zlib's `gzread` unchanged.
     static func read(_ path: String) throws -> [UInt8] {
+        try read(path, headerSize: 0) { _ in Int.max }.bytes
+    }
+
+    /// The file's (decompressed) bytes, reading its header first: once the first `headerSize`
+    /// bytes are in, `byteLimit` checks them (it may throw) and says how many bytes the file
+    /// should hold; no more than that are kept, so a header announcing little cannot make a
+    /// gzip bomb inflate into memory. The rest is only counted: `totalCount` is the file's
+    /// whole decompressed size (or what there is, when it ends within the header).
+    static func read(_ path: String, headerSize: Int, byteLimit: ([UInt8]) throws -> Int) throws
+        -> (bytes: [UInt8], totalCount: Int) {
         try checkRegularFile(path)
         guard let file = gzopen(path, "rb") else {
             throw DatasetError(file: path, problem: .unreadable(reason: String(cString: strerror(errno))))
@@ -13,18 +23,25 @@ enum FileBytes {
         defer { gzclose(file) }
         gzbuffer(file, 1 << 20)
         var result: [UInt8] = []
+        var totalCount = 0
+        var limit: Int?
         var chunk = [UInt8](repeating: 0, count: 1 << 22)
         while true {
-            let got = chunk.withUnsafeMutableBytes { gzread(file, $0.baseAddress, UInt32($0.count)) }
+            if limit == nil, result.count >= headerSize { limit = try byteLimit(Array(result.prefix(headerSize))) }
+            // The header is read on its own, so that nothing past it is kept before it is checked.
+            let wanted = limit == nil ? headerSize - result.count : chunk.count
+            let got = chunk.withUnsafeMutableBytes { gzread(file, $0.baseAddress, UInt32(wanted)) }
             if got < 0 { throw gzipError(file, path) }
             if got == 0 { break }
-            result.append(contentsOf: chunk[..<Int(got)])
+            totalCount += Int(got)
+            let kept = min(Int(got), max(0, (limit ?? Int.max) - result.count))
+            result.append(contentsOf: chunk[..<kept])
         }
         // gzread stops quietly at a stream cut short; gzerror says so.
         var code: Int32 = 0
         _ = gzerror(file, &code)
         if code != Z_OK { throw gzipError(file, path) }
-        return result
+        return (result, totalCount)
     }
 
     /// The file's bytes, as stored.

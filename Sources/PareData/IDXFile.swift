@@ -10,39 +10,70 @@ public struct IDXFile: Sendable {
     public var dimensions: [Int]
     public var elements: [UInt8]
 
+    /// The most elements an IDX file may announce: 2^31 (2 GiB of bytes, some 2.7 million
+    /// 28x28 images), far beyond MNIST's 47 million.
+    public static let maxElementCount = 1 << 31
+
     /// Reads the file at `path` and checks that its magic number is `magic` and that it holds
-    /// exactly the elements its header announces.
+    /// exactly the elements its header announces. The header is read and checked first, and
+    /// no more than it announces is inflated into memory.
     public static func read(_ path: String, magic: UInt32) throws -> IDXFile {
-        try decode(FileBytes.read(path), magic: magic, source: path)
+        let (bytes, totalCount) = try FileBytes.read(path, headerSize: headerSize(magic)) { header in
+            try expectedByteCount(header: header, magic: magic, source: path)
+        }
+        return try decode(bytes, totalCount: totalCount, magic: magic, source: path)
     }
 
     /// Decodes the (decompressed) bytes of an IDX file; `source` names them in errors.
     public static func decode(_ bytes: [UInt8], magic: UInt32, source: String) throws -> IDXFile {
-        func bigEndian(at offset: Int) -> UInt32 {
-            bytes[offset..<offset + 4].reduce(0) { $0 << 8 | UInt32($1) }
-        }
-        guard bytes.count >= 4 else {
-            throw DatasetError(file: source, problem: .truncated(expectedBytes: 4, actualBytes: bytes.count))
-        }
-        let found = bigEndian(at: 0)
+        try decode(bytes, totalCount: bytes.count, magic: magic, source: source)
+    }
+
+    private static func headerSize(_ magic: UInt32) -> Int { 4 + 4 * Int(magic & 0xFF) }
+
+    /// The extents in a header of `headerSize(magic)` bytes.
+    private static func dimensions(_ header: [UInt8], rank: Int) -> [Int] {
+        (0..<rank).map { axis in header[(4 + 4 * axis)..<(8 + 4 * axis)].reduce(0) { $0 << 8 | Int($1) } }
+    }
+
+    /// The size of the whole file its header announces, after checking the magic number and
+    /// that the element count is within ``maxElementCount``.
+    private static func expectedByteCount(header: [UInt8], magic: UInt32, source: String) throws -> Int {
+        let found = header.prefix(4).reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
         guard found == magic else { throw DatasetError(file: source, problem: .wrongMagic(expected: magic, found: found)) }
-        let rank = Int(magic & 0xFF)
-        let headerSize = 4 + 4 * rank
+        let dimensions = dimensions(header, rank: Int(magic & 0xFF))
+        var elementCount = 1
+        for extent in dimensions {
+            let (product, overflow) = elementCount.multipliedReportingOverflow(by: extent)
+            guard !overflow, product <= maxElementCount else {
+                let field = "dimensions \(dimensions.map(String.init).joined(separator: "x"))"
+                throw DatasetError(file: source, problem: .headerTooLarge(field: field, limit: "\(maxElementCount) elements"))
+            }
+            elementCount = product
+        }
+        return header.count + elementCount
+    }
+
+    /// `bytes`: the first bytes of a file of `totalCount` (decompressed) bytes, all of them or
+    /// at least as many as its header announces.
+    private static func decode(_ bytes: [UInt8], totalCount: Int, magic: UInt32, source: String) throws -> IDXFile {
+        guard bytes.count >= 4 else {
+            throw DatasetError(file: source, problem: .truncated(expectedBytes: 4, actualBytes: totalCount))
+        }
+        let headerSize = headerSize(magic)
+        let found = bytes.prefix(4).reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+        guard found == magic else { throw DatasetError(file: source, problem: .wrongMagic(expected: magic, found: found)) }
         guard bytes.count >= headerSize else {
-            throw DatasetError(file: source, problem: .truncated(expectedBytes: headerSize, actualBytes: bytes.count))
+            throw DatasetError(file: source, problem: .truncated(expectedBytes: headerSize, actualBytes: totalCount))
         }
-        let dimensions = (0..<rank).map { Int(bigEndian(at: 4 + 4 * $0)) }
-        let (elementCount, overflow) = dimensions.reduce((1, false)) { partial, extent in
-            let (product, overflowed) = partial.0.multipliedReportingOverflow(by: extent)
-            return (product, partial.1 || overflowed)
+        let header = Array(bytes.prefix(headerSize))
+        let expected = try expectedByteCount(header: header, magic: magic, source: source)
+        guard totalCount >= expected else {
+            throw DatasetError(file: source, problem: .truncated(expectedBytes: expected, actualBytes: totalCount))
         }
-        let expected = headerSize + elementCount
-        guard !overflow, bytes.count >= expected else {
-            throw DatasetError(file: source, problem: .truncated(expectedBytes: overflow ? Int.max : expected, actualBytes: bytes.count))
+        guard totalCount == expected else {
+            throw DatasetError(file: source, problem: .trailingBytes(expectedBytes: expected, actualBytes: totalCount))
         }
-        guard bytes.count == expected else {
-            throw DatasetError(file: source, problem: .trailingBytes(expectedBytes: expected, actualBytes: bytes.count))
-        }
-        return IDXFile(dimensions: dimensions, elements: Array(bytes[headerSize...]))
+        return IDXFile(dimensions: dimensions(header, rank: Int(magic & 0xFF)), elements: Array(bytes[headerSize..<expected]))
     }
 }

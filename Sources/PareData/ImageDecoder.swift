@@ -23,6 +23,10 @@ public struct RGBImage: Sendable, Equatable {
 /// is dropped (not composited), 16-bit samples are reduced to 8 bits (`v / 257`, rounded). libpng applies a
 /// file's gAMA chunk when it differs from sRGB, which PIL does not.
 public enum ImageDecoder {
+    /// The most pixels a PNG or JPEG header may announce: 2^27 (134 million, 11585x11585;
+    /// PIL refuses above 179 million). Checked before the pixel buffer is allocated.
+    public static let maxPixelCount = 1 << 27
+
     /// Decodes the image file at `path`. Errors name the file.
     public static func decode(file path: String) throws -> RGBImage {
         let data = try FileBytes.readRaw(path)
@@ -64,6 +68,11 @@ public enum ImageDecoder {
             guard width > 0, height > 0, width <= 1 << 16, height <= 1 << 16 else {
                 throw DecodeProblem(reason: "PNG: unsupported size \(width)x\(height)")
             }
+            // Both at most 2^16: the product cannot overflow.
+            guard width * height <= maxPixelCount else {
+                throw DecodeProblem(reason: "PNG: header width \(width) x height \(height) is \(width * height) pixels, "
+                                    + "more than the \(maxPixelCount) Pare decodes")
+            }
             var rgba = [UInt8](repeating: 0, count: width * height * 4)
             let finished = rgba.withUnsafeMutableBytes {
                 png_image_finish_read(&image, nil, $0.baseAddress, Int32(width * 4), nil)
@@ -92,7 +101,8 @@ public enum ImageDecoder {
         var message = [CChar](repeating: 0, count: 256)
         let status = data.withUnsafeBytes { bytes in
             message.withUnsafeMutableBufferPointer { text in
-                pare_jpeg_decode_rgb(bytes.bindMemory(to: UInt8.self).baseAddress, UInt(bytes.count), &pixels, &width, &height,
+                pare_jpeg_decode_rgb(bytes.bindMemory(to: UInt8.self).baseAddress, UInt(bytes.count), UInt64(maxPixelCount),
+                                     &pixels, &width, &height,
                                      text.baseAddress, text.count)
             }
         }

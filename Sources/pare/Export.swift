@@ -13,7 +13,8 @@ extension Pare {
                 file. Give --onnx, --safetensors-state-dict or both.
 
                 --onnx writes a standard ONNX model in evaluation form: initializers keep the \
-                state-dict names, the input is `input` [N, C, H, W], the output `output`; \
+                state-dict names, the input is `input` [N, C, H, W], the output `output`, where N is \
+                the symbolic dimension `batch` (any batch size) unless --static-batch fixes it; \
                 `pare import` reads it back.
 
                 --safetensors-state-dict writes the parameters alone, under their state-dict names, \
@@ -29,8 +30,9 @@ extension Pare {
         var safetensorsStateDict: String?
         @Option(help: "ONNX opset (\(ONNXExportOptions.supportedOpsets.lowerBound)-\(ONNXExportOptions.supportedOpsets.upperBound)).")
         var opset = ONNXExportOptions.defaultOpset
-        @Flag(help: "Make the batch dimension symbolic (`batch`) instead of --batch.") var dynamicBatch = false
-        @Option(help: "Fixed batch size of the input and output (without --dynamic-batch).") var batch = 1
+        @Option(help: ArgumentHelp("Write a fixed batch size N for the ONNX input and output instead of the symbolic `batch`.",
+                                   valueName: "N"))
+        var staticBatch: Int?
         @Option(help: "Input shape CxHxW for zoo models (default: the model's).") var input: String?
         @Option(help: "Number of classes for zoo models (default: the model's).") var classes: Int?
         @Option(help: "Seed of a zoo model's initial weights.") var seed: UInt64 = 0
@@ -42,7 +44,7 @@ extension Pare {
             guard ONNXExportOptions.supportedOpsets.contains(opset) else {
                 throw ValidationError(ONNXExportError.unsupportedOpset(opset).description)
             }
-            guard batch > 0 else { throw ValidationError("--batch must be positive") }
+            if let staticBatch, staticBatch <= 0 { throw ValidationError("--static-batch must be positive, got \(staticBatch)") }
             if let input { _ = try parseInputShape(input) }
             if let classes, classes <= 0 { throw ValidationError("--classes must be positive") }
         }
@@ -52,9 +54,9 @@ extension Pare {
                                                               withParameters: true, seed: seed)
             if let onnx {
                 let url = URL(fileURLWithPath: onnx)
-                try ONNXExport.write(graph, to: url, options: ONNXExportOptions(opset: opset, dynamicBatch: dynamicBatch,
-                                                                              batch: batch))
-                print("wrote \(onnx): ONNX opset \(opset), \(graph.nodes.count) nodes, \(fileSize(url)) bytes")
+                try ONNXExport.write(graph, to: url, options: ONNXExportOptions(opset: opset, staticBatch: staticBatch))
+                let batchText = staticBatch.map { "batch \($0)" } ?? "dynamic batch"
+                print("wrote \(onnx): ONNX opset \(opset), \(batchText), \(graph.nodes.count) nodes, \(fileSize(url)) bytes")
             }
             if let safetensorsStateDict {
                 let url = URL(fileURLWithPath: safetensorsStateDict)

@@ -121,13 +121,27 @@ final class CommandLineTests: XCTestCase {
     }
 
     func testExportWritesONNX() throws {
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("pare-export-\(UUID()).onnx")
-        defer { try? FileManager.default.removeItem(at: file) }
-        let (status, output) = try run(["export", "tiny-residual", "--onnx", file.path, "--dynamic-batch"])
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pare-export-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("tiny.onnx")
+        let (status, output) = try run(["export", "tiny-residual", "--onnx", file.path])
         XCTAssertEqual(status, 0, output)
-        XCTAssertTrue(output.contains("opset 17"), output)
+        XCTAssertTrue(output.contains("opset 17, dynamic batch"), output)
         let size = try FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int ?? 0
         XCTAssertGreaterThan(size, 60_000, "tiny-residual's weights alone are 60 kB")
+        // `pare import` reads the symbolic batch dimension back.
+        let imported = try run(["import", file.path, "--out", directory.appendingPathComponent("tiny.safetensors").path])
+        XCTAssertEqual(imported.status, 0, imported.output)
+
+        let fixed = try run(["export", "tiny-residual", "--onnx", directory.appendingPathComponent("fixed.onnx").path,
+                             "--static-batch", "4"])
+        XCTAssertEqual(fixed.status, 0, fixed.output)
+        XCTAssertTrue(fixed.output.contains("opset 17, batch 4"), fixed.output)
+        let zero = try run(["export", "tiny-residual", "--onnx", directory.appendingPathComponent("zero.onnx").path,
+                            "--static-batch", "0"])
+        XCTAssertNotEqual(zero.status, 0)
+        XCTAssertTrue(zero.output.contains("--static-batch must be positive"), zero.output)
     }
 
     func testExportRejectsAnUnsupportedOpset() throws {

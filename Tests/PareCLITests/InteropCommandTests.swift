@@ -74,6 +74,27 @@ final class InteropCommandTests: XCTestCase {
         XCTAssertTrue(result.output.contains("\(truncated): not a readable ONNX model"), result.output)
     }
 
+    /// The file from the bug report: a native model whose architecture JSON gives a
+    /// convolution dilation 2^62 made `pare summary` die of an overflow trap.
+    func testSummaryOfACraftedModelFileIsAClearError() throws {
+        var graph = Graph(nodes: [Node(name: "input", op: .input(shape: [3, 8, 8]), inputs: []),
+                                  Node(name: "conv", op: .conv2d(Conv2dAttributes(outChannels: 4, kernelSize: [3, 3])), inputs: [0])],
+                          outputs: [1])
+        try graph.initializeParameters(seed: 1)
+        let path = temporary("crafted.safetensors")
+        var file = try ModelFile.encode(graph)
+        let json = try XCTUnwrap(file.metadata[ModelFile.graphKey])
+        XCTAssertTrue(json.contains(#""dilation":[1,1]"#), json)
+        file.metadata[ModelFile.graphKey] = json.replacingOccurrences(of: #""dilation":[1,1]"#,
+                                                                    with: #""dilation":[4611686018427387904,1]"#)
+        try file.write(to: URL(fileURLWithPath: path))
+        let result = try run(["summary", path])
+        XCTAssertEqual(result.status, 1, "an error, not a trap: \(result.output)")
+        for part in [path, "node #1 'conv' (conv2d)", "kernel extent", "overflows"] {
+            XCTAssertTrue(result.output.contains(part), "missing '\(part)' in: \(result.output)")
+        }
+    }
+
     func testExportStateDictNamesEveryParameter() throws {
         let out = temporary("smallcnn.state_dict.safetensors")
         let result = try run(["export", "smallcnn", "--safetensors-state-dict", out])

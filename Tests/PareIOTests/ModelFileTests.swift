@@ -134,6 +134,35 @@ final class ModelFileTests: XCTestCase {
         }
     }
 
+    /// Architecture JSON as a crafted file gives it: a dilation whose kernel extent overflows
+    /// (it trapped in shape inference), negative padding (it surfaced as a weight-shape
+    /// mismatch): errors naming the file, the node and the field.
+    func testCraftedAttributesAreErrorsNamingNodeAndField() throws {
+        let url = try temporaryDirectory(self).appendingPathComponent("crafted.safetensors")
+        let cases = [
+            (#""dilation":[1,1]"#, #""dilation":[4611686018427387904,1]"#, "kernel extent dilation·(kernel−1)+1"),
+            (#""padding":{"bottom":1,"left":1,"right":1,"top":1}"#, #""padding":{"bottom":1,"left":1,"right":1,"top":-3}"#,
+             "top -3, left 1, bottom 1, right 1] must be non-negative"),
+            (#""kernelSize":[3,3]"#, #""kernelSize":[3,-9223372036854775807]"#, "kernelSize [3, -9223372036854775807] must be positive"),
+        ]
+        for (original, crafted, reason) in cases {
+            var file = try ModelFile.encode(oddGraph())
+            let json = try XCTUnwrap(file.metadata[ModelFile.graphKey])
+            let range = try XCTUnwrap(json.range(of: original), "no \(original) in \(json)")
+            file.metadata[ModelFile.graphKey] = json.replacingCharacters(in: range, with: crafted)
+            try file.write(to: url)
+            XCTAssertThrowsError(try ModelFile.load(from: url)) { error in
+                guard let error = error as? ModelFileError, case let .invalidGraph(graphError) = error.problem,
+                      case let .invalidNode(index, node, op, _) = graphError else {
+                    return XCTFail("\(crafted): not an invalid-node error: \(error)")
+                }
+                XCTAssertEqual(error.file, url.path)
+                XCTAssertEqual([String(index), node, op], ["1", "features.0", "conv2d"], "\(error)")
+                XCTAssertTrue(error.description.contains(reason), "missing '\(reason)' in: \(error)")
+            }
+        }
+    }
+
     func testSavingAGraphWithoutWeightsFails() throws {
         var graph = try oddGraph()
         graph.parameters["classifier.weight"] = nil

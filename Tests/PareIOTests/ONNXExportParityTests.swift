@@ -4,15 +4,17 @@ import PareIO
 import PareModels
 import XCTest
 
-/// Exports every zoo model (and ``everyOpGraph()``), runs it in Pare in evaluation mode on a
-/// seeded random input, and has `scripts/check-onnx-export.py` compare onnxruntime's outputs
-/// with Pare's: max |difference| under 1e-4 of max |output|.
+/// Exports every zoo model (and ``everyOpGraph()``) with the default options (symbolic batch
+/// dimension), runs it in Pare in evaluation mode on seeded random inputs of batch 1 and 3,
+/// and has `scripts/check-onnx-export.py` run the one file at both batch sizes in onnxruntime
+/// and compare its outputs with Pare's: same shapes, max |difference| under 1e-4 of max |output|.
 ///
 /// The check needs a Python with numpy, onnx and onnxruntime: `$PARE_PYTHON` if set (e.g.
 /// the one `make onnx-venv` creates), else `python3`. Without one the test is skipped and
 /// says why.
 final class ONNXExportParityTests: XCTestCase {
-    private static let batch = 2
+    /// One export must serve every batch size.
+    private static let batches = [1, 3]
 
     private var repositoryRoot: URL {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -68,25 +70,29 @@ final class ONNXExportParityTests: XCTestCase {
         }
     }
 
-    /// Writes `NAME.onnx`, `NAME.input.safetensors` and `NAME.expected.safetensors`.
+    /// Writes `NAME.onnx` and, per batch size K, `NAME.batchK.input.safetensors` and
+    /// `NAME.batchK.expected.safetensors`.
     private func export(_ graph: Graph, name: String, to directory: URL) throws {
         let shapes = try graph.inferShapes()
         let inputShape = shapes[graph.inputIndices[0]]
         var generator = SeededGenerator(seed: 7)
-        let input = Tensor(zeros: Shape([Self.batch] + inputShape.dimensions))
-        let values = input.floats
-        for i in values.indices { values[i] = generator.nextNormal() }
+        try ONNXExport.write(graph, to: directory.appendingPathComponent("\(name).onnx"))
+        for batch in Self.batches {
+            let input = Tensor(zeros: Shape([batch] + inputShape.dimensions))
+            let values = input.floats
+            for i in values.indices { values[i] = generator.nextNormal() }
 
-        let executor = try DNNLExecutor(graph: graph, batchSize: Self.batch, mode: .inference)
-        let outputs = try executor.forward([input])
-        var expected: [String: Tensor] = [:]
-        for (k, output) in outputs.enumerated() {
-            expected[outputs.count == 1 ? "output" : "output_\(k)"] = output.copy()
+            let executor = try DNNLExecutor(graph: graph, batchSize: batch, mode: .inference)
+            let outputs = try executor.forward([input])
+            var expected: [String: Tensor] = [:]
+            for (k, output) in outputs.enumerated() {
+                XCTAssertEqual(output.shape[0], batch, "\(name): Pare's output \(k) at batch \(batch)")
+                expected[outputs.count == 1 ? "output" : "output_\(k)"] = output.copy()
+            }
+            let prefix = "\(name).batch\(batch)"
+            try SafetensorsFile(tensors: ["input": input]).write(to: directory.appendingPathComponent("\(prefix).input.safetensors"))
+            try SafetensorsFile(tensors: expected).write(to: directory.appendingPathComponent("\(prefix).expected.safetensors"))
         }
-        try ONNXExport.write(graph, to: directory.appendingPathComponent("\(name).onnx"),
-                             options: ONNXExportOptions(dynamicBatch: true))
-        try SafetensorsFile(tensors: ["input": input]).write(to: directory.appendingPathComponent("\(name).input.safetensors"))
-        try SafetensorsFile(tensors: expected).write(to: directory.appendingPathComponent("\(name).expected.safetensors"))
     }
 
     private func runProcess(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {

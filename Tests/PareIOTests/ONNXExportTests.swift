@@ -63,19 +63,33 @@ final class ONNXExportTests: XCTestCase {
         XCTAssertEqual(model.opsetImport.map(\.version), [17])
         XCTAssertEqual(model.opsetImport.map(\.domain), [""])
         XCTAssertEqual(model.graph.input.map(\.name), ["input"])
-        XCTAssertEqual(model.graph.input.map(dims), [["1", "3", "16", "16"]])
         XCTAssertEqual(model.graph.output.map(\.name), ["output_0", "output_1"])
-        XCTAssertEqual(model.graph.output.map(dims), [["1", "5"], ["1", "16", "7", "8"]])
         XCTAssertEqual(model.graph.input[0].type.tensorType.elemType, Int32(Onnx_TensorProto.DataType.float.rawValue))
 
-        let dynamic = try decode(try everyOpGraph(), ONNXExportOptions(opset: 14, dynamicBatch: true))
-        XCTAssertEqual(dynamic.irVersion, 7)
-        XCTAssertEqual(dynamic.opsetImport.map(\.version), [14])
+        let older = try decode(try everyOpGraph(), ONNXExportOptions(opset: 14))
+        XCTAssertEqual(older.irVersion, 7)
+        XCTAssertEqual(older.opsetImport.map(\.version), [14])
+    }
+
+    /// By default the batch axis of every input and output is the symbolic `batch`
+    /// (`dim_param`, no `dim_value`); `staticBatch` writes a number there instead.
+    func testBatchDimensionIsSymbolicUnlessFixed() throws {
+        let graph = try everyOpGraph()
+        let dynamic = try decode(graph)
         XCTAssertEqual(dynamic.graph.input.map(dims), [["batch", "3", "16", "16"]])
         XCTAssertEqual(dynamic.graph.output.map(dims), [["batch", "5"], ["batch", "16", "7", "8"]])
+        for info in dynamic.graph.input + dynamic.graph.output {
+            let batch = try XCTUnwrap(info.type.tensorType.shape.dim.first, info.name)
+            XCTAssertEqual(batch.value, .dimParam("batch"), "\(info.name): the batch is dim_param, not dim_value")
+        }
 
-        let batched = try decode(try everyOpGraph(), ONNXExportOptions(batch: 4))
-        XCTAssertEqual(batched.graph.input.map(dims), [["4", "3", "16", "16"]])
+        let fixed = try decode(graph, ONNXExportOptions(staticBatch: 4))
+        XCTAssertEqual(fixed.graph.input.map(dims), [["4", "3", "16", "16"]])
+        XCTAssertEqual(fixed.graph.output.map(dims), [["4", "5"], ["4", "16", "7", "8"]])
+        for info in fixed.graph.input + fixed.graph.output {
+            let batch = try XCTUnwrap(info.type.tensorType.shape.dim.first, info.name)
+            XCTAssertEqual(batch.value, .dimValue(4), info.name)
+        }
     }
 
     func testEveryOpBecomesItsONNXOperators() throws {
@@ -178,7 +192,7 @@ final class ONNXExportTests: XCTestCase {
                 XCTAssertTrue("\(error)".contains("opsets 14 to 21"), "\(error)")
             }
         }
-        XCTAssertThrowsError(try ONNXExport.data(graph, options: ONNXExportOptions(batch: 0))) { error in
+        XCTAssertThrowsError(try ONNXExport.data(graph, options: ONNXExportOptions(staticBatch: 0))) { error in
             XCTAssertEqual(error as? ONNXExportError, .invalidBatch(0))
         }
         var broken = graph

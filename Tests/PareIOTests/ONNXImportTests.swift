@@ -12,8 +12,8 @@ final class ONNXImportTests: XCTestCase {
 
     func testHandPrunedModelRoundTripsUnchanged() throws {
         let graph = try prunedGraph()
-        for options in [ONNXExportOptions(dynamicBatch: true), ONNXExportOptions(opset: 14, batch: 3),
-                        ONNXExportOptions(opset: 21, batch: 1)] {
+        for options in [ONNXExportOptions(), ONNXExportOptions(opset: 14, staticBatch: 3),
+                        ONNXExportOptions(opset: 21, staticBatch: 1)] {
             let imported = try ONNXImport.graph(from: ONNXExport.data(graph, options: options), source: "pruned.onnx")
             XCTAssertEqual(imported.nodes, graph.nodes, "opset \(options.opset)")
             XCTAssertEqual(imported.outputs, graph.outputs)
@@ -47,7 +47,7 @@ final class ONNXImportTests: XCTestCase {
     private func assertRewriteImportsAs(_ expected: Graph? = nil, file: StaticString = #filePath, line: UInt = #line,
                                         _ rewrite: (inout ModelEditor) throws -> Void) throws -> Graph {
         let graph = try prunedGraph()
-        var editor = ModelEditor(try ONNXExport.modelProto(graph, options: ONNXExportOptions(dynamicBatch: true)))
+        var editor = ModelEditor(try ONNXExport.modelProto(graph, options: ONNXExportOptions()))
         try rewrite(&editor)
         let imported = try ONNXImport.graph(from: editor.model.serializedData(), source: "rewritten.onnx")
         let target = expected ?? graph
@@ -179,7 +179,7 @@ final class ONNXImportTests: XCTestCase {
 
     func testAddAfterConvBecomesItsBiasAndMulAloneABatchNorm() throws {
         let graph = try prunedGraph()
-        var editor = ModelEditor(try ONNXExport.modelProto(graph, options: ONNXExportOptions(dynamicBatch: true)))
+        var editor = ModelEditor(try ONNXExport.modelProto(graph, options: ONNXExportOptions()))
         let shift: [Float] = (0..<13).map { Float($0) / 10 }
         let dw = editor.index(of: "block.dw")
         editor.insert(after: dw, opType: "Add", name: "block.dw.bias", extraInputs: [editor.floatConstant("b", shift, shape: [1, 13, 1, 1])])
@@ -229,7 +229,7 @@ final class ONNXImportTests: XCTestCase {
     }
 
     private func rewritten(_ rewrite: (inout ModelEditor) -> Void) throws -> Data {
-        var editor = ModelEditor(try ONNXExport.modelProto(try prunedGraph(), options: ONNXExportOptions(dynamicBatch: true)))
+        var editor = ModelEditor(try ONNXExport.modelProto(try prunedGraph(), options: ONNXExportOptions()))
         rewrite(&editor)
         return try editor.model.serializedData()
     }
@@ -347,6 +347,23 @@ final class ONNXImportTests: XCTestCase {
     func testUnreadableFileNamesIt() {
         XCTAssertThrowsError(try ONNXImport.read(from: URL(fileURLWithPath: "/nonexistent/model.onnx"))) { error in
             XCTAssertTrue("\(error)".hasPrefix("/nonexistent/model.onnx: not a readable ONNX model (cannot read the file"), "\(error)")
+        }
+    }
+
+    /// Input dimensions each within Int32 whose product is absurd: an error naming the input.
+    func testAbsurdInputDimensionsAreRefused() throws {
+        let data = try rewritten { model in
+            model.graph.input[0].type.tensorType.shape.dim[2].dimValue = Int64(Int32.max)
+            model.graph.input[0].type.tensorType.shape.dim[3].dimValue = Int64(Int32.max)
+        }
+        assertImportError(data) { error in
+            guard case let .unsupportedUse(node, opType, reason) = error.problem else { return XCTFail("\(error)") }
+            XCTAssertEqual([node, opType], ["input", "graph input"])
+            XCTAssertTrue(reason.contains("input shape [3x2147483647x2147483647] has more than 4294967296 elements"), reason)
+        }
+        XCTAssertThrowsError(try ONNXImport.graph(from: try ONNXExport.data(try prunedGraph()),
+                                                  options: ONNXImportOptions(input: [3, 1 << 40, 1 << 40]))) { error in
+            XCTAssertTrue("\(error)".contains("more than 4294967296 elements"), "\(error)")
         }
     }
 

@@ -23,8 +23,31 @@ public struct Shape: Hashable, Codable, Sendable, CustomStringConvertible, Expre
     }
 
     public var rank: Int { dimensions.count }
-    /// Number of elements (1 for a scalar).
+    /// Number of elements (1 for a scalar). Unchecked: for shapes that shape inference (or
+    /// ``checkedElementCount``) has bounded.
     public var elementCount: Int { dimensions.reduce(1, *) }
+
+    /// The most elements a shape from a file may describe: 2^32 (16 GiB of float32) per
+    /// tensor, and per sample for activations. Far beyond any CNN, small enough that sizes
+    /// computed from it (times a batch, times bytes per element) cannot overflow.
+    public static let maxElementCount = 1 << 32
+
+    /// The number of elements, or nil when a dimension is negative, the product overflows or
+    /// it exceeds ``maxElementCount``.
+    public var checkedElementCount: Int? { Shape.checkedCount(dimensions) }
+
+    /// ``checkedElementCount`` of `dimensions`, which may be negative.
+    public static func checkedCount(_ dimensions: [Int]) -> Int? {
+        var count = 1
+        for dimension in dimensions {
+            guard dimension >= 0 else { return nil }
+            let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
+            guard !overflow, product <= Shape.maxElementCount else { return nil }
+            count = product
+        }
+        return count
+    }
+
     public subscript(_ axis: Int) -> Int { dimensions[axis] }
 
     /// Row-major strides in elements.

@@ -129,7 +129,7 @@ struct ConstantTensor {
 
 /// The largest tensor the importer reads (elements): far beyond any CNN, small enough that
 /// a corrupt shape cannot ask for an absurd allocation.
-private let maxElementCount = 1 << 32
+private let maxElementCount = Shape.maxElementCount
 
 extension ConstantTensor {
     /// Decodes an initializer or `Constant` value. Throws a reason (for an invalid-model

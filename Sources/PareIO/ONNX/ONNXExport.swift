@@ -11,7 +11,8 @@ import SwiftProtobuf
 /// the rest to the operator of the same name. Initializers keep the state-dict names
 /// (`layer1.0.conv1.weight`); `num_batches_tracked`, which inference does not read, is left
 /// out. The graph input is `input` (`input_k` for several) with shape `[N, C, H, W]`; the
-/// outputs are `output` (`output_k` for several).
+/// outputs are `output` (`output_k` for several). N is the symbolic dimension `batch` unless
+/// ``ONNXExportOptions/staticBatch`` fixes it.
 public enum ONNXExport {
     /// The serialized `ModelProto` for `graph`.
     public static func data(_ graph: Graph, options: ONNXExportOptions = ONNXExportOptions()) throws -> Data {
@@ -33,7 +34,7 @@ public enum ONNXExport {
         guard ONNXExportOptions.supportedOpsets.contains(options.opset) else {
             throw ONNXExportError.unsupportedOpset(options.opset)
         }
-        guard options.dynamicBatch || options.batch > 0 else { throw ONNXExportError.invalidBatch(options.batch) }
+        if let batch = options.staticBatch, batch <= 0 { throw ONNXExportError.invalidBatch(batch) }
         let shapes: [Shape]
         do {
             try graph.validate()
@@ -139,7 +140,7 @@ private struct GraphProtoBuilder {
 
     private func valueInfo(_ name: String, shape: Shape) -> Onnx_ValueInfoProto {
         var batch = Onnx_TensorShapeProto.Dimension()
-        if options.dynamicBatch { batch.dimParam = "batch" } else { batch.dimValue = Int64(options.batch) }
+        if let size = options.staticBatch { batch.dimValue = Int64(size) } else { batch.dimParam = "batch" }
         var tensorShape = Onnx_TensorShapeProto()
         tensorShape.dim = [batch] + shape.dimensions.map { size in
             var dimension = Onnx_TensorShapeProto.Dimension()

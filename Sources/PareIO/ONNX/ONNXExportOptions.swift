@@ -9,15 +9,13 @@ public struct ONNXExportOptions: Sendable, Equatable {
 
     /// The `ai.onnx` opset version to declare. Must be in ``supportedOpsets``.
     public var opset: Int
-    /// Whether the batch dimension is the symbolic `batch` (any size) rather than ``batch``.
-    public var dynamicBatch: Bool
-    /// The fixed batch size written when ``dynamicBatch`` is false.
-    public var batch: Int
+    /// The batch size written as the first dimension of every graph input and output; nil
+    /// (the default) writes the symbolic dimension `batch`, so the model runs at any batch size.
+    public var staticBatch: Int?
 
-    public init(opset: Int = ONNXExportOptions.defaultOpset, dynamicBatch: Bool = false, batch: Int = 1) {
+    public init(opset: Int = ONNXExportOptions.defaultOpset, staticBatch: Int? = nil) {
         self.opset = opset
-        self.dynamicBatch = dynamicBatch
-        self.batch = batch
+        self.staticBatch = staticBatch
     }
 
     /// The IR version that goes with ``opset`` (ONNX's `docs/Versioning.md` table): the oldest

@@ -18,8 +18,15 @@ extension ONNXGraphTranslator {
         if opType == "Constant" { return defineOutput(0, .constant(try constantAttribute())) }
         if opType == "Shape" { return try shape() }
 
+        var inputs = try current.input.indices.map { try value($0) }
+        // Opset 6's forms, checked and (legacy broadcasting) rewritten into opset 7's.
+        if opset < 7 {
+            try checkOpset6Attributes(opType)
+            if ["Add", "Sub", "Mul", "Div"].contains(opType), inputs.count == 2, let a = inputs[0], let b = inputs[1] {
+                inputs[1] = try legacyBroadcastOperand(opType, a, b)
+            }
+        }
         // Constant folding: every input present is a constant.
-        let inputs = try current.input.indices.map { try value($0) }
         let constants = inputs.map { value -> ConstantTensor? in
             if case let .constant(tensor)? = value { return tensor }
             return nil
@@ -43,7 +50,9 @@ extension ONNXGraphTranslator {
         case "HardSwish": try unary(.hardSwish)
         case "Clip": try clip()
         case "HardSigmoid": try hardSigmoid()
-        case "Add", "Sub", "Mul", "Div": try binary(opType)
+        case "Add", "Sub", "Mul", "Div":
+            guard inputs.count == 2, let a = inputs[0], let b = inputs[1] else { throw ImportFailure.invalid("\(opType) needs two inputs") }
+            try binary(opType, a, b)
         case "Sum": try sum()
         case "MaxPool", "AveragePool": try pool(max: opType == "MaxPool")
         case "GlobalAveragePool":
@@ -136,8 +145,7 @@ extension ONNXGraphTranslator {
 
     /// `Add`, `Sub`, `Mul`, `Div`: a residual sum of two activations, hard swish, or an
     /// affine map by per-channel constants.
-    private mutating func binary(_ opType: String) throws {
-        guard let a = try value(0), let b = try value(1) else { throw ImportFailure.invalid("\(opType) needs two inputs") }
+    private mutating func binary(_ opType: String, _ a: ImportedValue, _ b: ImportedValue) throws {
         switch (a, b) {
         case let (.node(x), .node(y)) where opType == "Add":
             defineOutput(0, .node(try appendNode(.add, inputs: [x, y], name: nodeName(kind: "add"))))
@@ -158,6 +166,81 @@ extension ONNXGraphTranslator {
             throw ImportFailure.unsupported("\(opType) of these inputs; Pare reads Add of two activations (a residual), "
                                             + "x * HardSigmoid(x), and Add/Sub/Mul/Div of an activation by per-channel constants")
         }
+    }
+
+    // MARK: Opset 6
+
+    /// Opset 6's forms of the operators whose opset-7 versions dropped an attribute, checked
+    /// before translation: `BatchNormalization` and `Dropout` must be in test mode
+    /// (`is_test = 1`; a `Dropout` with ratio 0 is the identity either way), and a `Gemm` bias
+    /// is one row per output feature only with `broadcast = 1`. The other operators Pare reads
+    /// (Conv, MaxPool, AveragePool without `count_include_pad`, Relu, Sigmoid, Concat,
+    /// Flatten, GlobalAveragePool, Softmax, Reshape, Sum, Clip with `min`/`max` attributes, ...)
+    /// mean the same in opsets 6 and 7. `Add`/`Sub`/`Mul`/`Div` are ``legacyBroadcastOperand``.
+    private func checkOpset6Attributes(_ opType: String) throws {
+        func refuse(_ attribute: String, _ value: Int, _ reason: String) -> ImportFailure {
+            ImportFailure.unsupported("\(opType) in opset \(opset) with attribute \(attribute) = \(value): \(reason)")
+        }
+        switch opType {
+        case "BatchNormalization":
+            let isTest = try attributes.int("is_test", default: 0)
+            if isTest == 0 {
+                throw refuse("is_test", isTest, "normalizes by the batch's own statistics (training mode); "
+                             + "Pare reads the test-mode form (is_test = 1), which uses the running statistics")
+            }
+        case "Dropout":
+            let isTest = try attributes.int("is_test", default: 0)
+            let ratio = try attributes.float("ratio", default: 0.5)
+            if isTest == 0, ratio != 0 {
+                throw refuse("is_test", isTest, "drops activations at random (training mode, ratio \(ratio)); "
+                             + "Pare reads Dropout as the identity (is_test = 1)")
+            }
+        case "Gemm":
+            let broadcast = try attributes.int("broadcast", default: 0)
+            if broadcast == 0, let c = try optionalConstant(2, "bias"), !(c.rank == 2 && c.shape[0] == 1 && fixedBatch == 1) {
+                throw refuse("broadcast", broadcast, "C of shape \(c.shape) must be [M, N], one row per sample; Pare reads "
+                             + "one bias per output feature (broadcast = 1, or C of shape [1, N] at batch 1)")
+            }
+        default:
+            break
+        }
+    }
+
+    /// Operand B of an opset-6 `Add`/`Sub`/`Mul`/`Div` in opset 7's (numpy) broadcasting.
+    /// Opset 6 broadcasts B to A's shape only with `broadcast = 1`, matching B's dimensions
+    /// with A's from `axis` on (or with A's last ones without `axis`); without it A and B
+    /// have the same shape. A constant B aligned at an inner `axis` (`[C]` at axis 1 of
+    /// `[N, C, H, W]`) is reshaped to the numpy form (`[C, 1, 1]`).
+    private func legacyBroadcastOperand(_ opType: String, _ a: ImportedValue, _ b: ImportedValue) throws -> ImportedValue {
+        let broadcast = try attributes.int("broadcast", default: 0)
+        let shapeA = onnxShape(a)
+        let shapeB = onnxShape(b)
+        func text(_ shape: [SymbolicInteger]) -> String { "[\(shape.map(\.description).joined(separator: ", "))]" }
+        guard broadcast != 0 else {
+            // The batch axis may be written as a number in a constant and as N in an activation.
+            let same = shapeA.count == shapeB.count && zip(shapeA, shapeB).dropFirst().allSatisfy { $0 == $1 }
+            guard same else {
+                throw ImportFailure.unsupported("\(opType) in opset \(opset) with attribute broadcast = 0 needs A and B of "
+                                                + "the same shape; A is \(text(shapeA)), B is \(text(shapeB))")
+            }
+            return b
+        }
+        guard shapeB.count <= shapeA.count else {
+            throw ImportFailure.invalid("broadcast = 1 with B \(text(shapeB)) of higher rank than A \(text(shapeA))")
+        }
+        guard let rawAxis = try attributes.int("axis") else { return b }
+        let axis = try ConstantFolding.normalizeAxis(rawAxis, rank: shapeA.count)
+        guard axis + shapeB.count <= shapeA.count else {
+            throw ImportFailure.invalid("broadcast axis \(rawAxis) puts B \(text(shapeB)) past the end of A \(text(shapeA))")
+        }
+        let trailing = shapeA.count - axis - shapeB.count
+        if trailing == 0 { return b }
+        guard case var .constant(c) = b else {
+            throw ImportFailure.unsupported("\(opType) in opset \(opset) with attribute axis = \(rawAxis) aligns an activation B "
+                                            + "\(text(shapeB)) with inner dimensions of A \(text(shapeA)); Pare reads that for a constant B only")
+        }
+        c.shape += [Int](repeating: 1, count: trailing)
+        return .constant(c)
     }
 
     private mutating func sum() throws {
@@ -334,7 +417,8 @@ extension ONNXGraphTranslator {
             throw ImportFailure.unsupported("training-mode BatchNormalization; export the model in evaluation mode (model.eval())")
         }
         if try attributes.int("spatial", default: 1) != 1 {
-            throw ImportFailure.unsupported("BatchNormalization with spatial = 0 (statistics per element)")
+            throw ImportFailure.unsupported("BatchNormalization in opset \(opset) with attribute spatial = 0: statistics per "
+                                            + "element rather than per channel; Pare's batch norm is per channel (spatial = 1)")
         }
         let channels = shapes[x][0]
         var tensors: [String: Tensor] = [:]

@@ -165,6 +165,7 @@ struct ONNXGraphTranslator {
                 }
             }
             let shape = options.input ?? Shape(perSample)
+            if case let .failure(problem) = Op.input(shape: shape).outputShape(inputs: []) { throw reject(problem.reason) }
             let name = isPlainName(input.name) && !usedNames.contains(input.name) ? input.name : "input_\(nodes.count)"
             let index = try appendNode(.input(shape: shape), inputs: [], name: name)
             define(input.name, .node(index))

@@ -38,8 +38,11 @@ public struct ONNXImportOptions: Sendable, Equatable {
 /// `num_batches_tracked` = 0. The ONNX model's metadata properties become the graph's
 /// metadata; `source` records where the model came from when the file does not say.
 public enum ONNXImport {
-    /// The `ai.onnx` opsets the importer reads.
-    public static let supportedOpsets: ClosedRange<Int> = 7...23
+    /// The `ai.onnx` opsets the importer reads. In opset 6, an operator whose form differs
+    /// from opset 7's (`is_test` of BatchNormalization and Dropout, `broadcast`/`axis` of Add,
+    /// Sub, Mul, Div and Gemm) is read where it means the same, and refused, naming the
+    /// attribute, where it does not.
+    public static let supportedOpsets: ClosedRange<Int> = 6...23
 
     /// The operators the importer translates, for error messages and `--help`.
     public static var supportedOperators: [String] {
