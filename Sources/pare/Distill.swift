@@ -92,32 +92,22 @@ extension Pare {
         func run() throws {
             let trainer: Trainer, objective: DistillationObjective, test: (any Dataset)?
             if let resume {
-                let directory = URL(fileURLWithPath: resume)
-                let last = RunDirectory(directory).last
-                guard FileManager.default.fileExists(atPath: last.path) else {
-                    throw CommandError("no checkpoint to resume from: \(last.path) does not exist")
-                }
-                guard let saved = try TrainingCheckpoint.read(from: last).checkpoint else {
-                    throw CommandError("\(last.path) holds a model but no training state")
-                }
-                let notes = saved.configuration.notes
+                let resumed = try ResumedRun(resume, data: data, folderOptions: folderOptions, quiet: json)
+                let notes = resumed.notes
                 guard let savedSettings = notes["distillation"].flatMap({ try? JSONDecoder().decode(DistillationSettings.self, from: Data($0.utf8)) }),
                       let teacherPath = teacher ?? notes["teacher"] else {
-                    throw CommandError("\(last.path) is not a distillation run (no teacher in its notes): resume it with `pare train --resume`")
+                    throw CommandError("\(RunDirectory(resumed.directory).last.path) is not a distillation run (no teacher in its notes): "
+                                       + "resume it with `pare train --resume`")
                 }
                 if let student, student != notes["student"] { throw CommandError("the run in \(resume) distilled into \(notes["student"] ?? "?"), not \(student)") }
-                guard let dataText = data ?? notes["data"] else { throw CommandError("the checkpoint does not name its data: give --data") }
-                let size = folderOptions.imageSize ?? notes["image-size"].flatMap(Int.init) ?? 224
-                let skip = folderOptions.skipBadImages || notes["skip-bad-images"] == "true"
-                let (train, testSet, spec) = try ImageFolderOptions.openTrainingAndTest(dataText, size: size, skip: skip, quiet: json)
-                test = testSet
-                var configuration = try training.apply(to: saved.configuration, spec: spec)
+                test = resumed.test
+                var configuration = try training.apply(to: resumed.saved.configuration, spec: resumed.spec)
                 if let epochs { configuration.epochs = epochs }
-                configuration.notes["data"] = dataText
+                configuration.notes["data"] = resumed.dataText
                 objective = try DistillationObjective(teacher: try loadTeacher(teacherPath), settings: try settings(savedSettings),
                                                       threads: configuration.threads)
-                trainer = try Trainer(resuming: directory, trainingSet: train, testSet: testSet, configuration: configuration,
-                                      objective: objective)
+                trainer = try Trainer(resuming: resumed.directory, trainingSet: resumed.train, testSet: resumed.test,
+                                      configuration: configuration, objective: objective)
                 if !json { print("resuming \(resume) after epoch \(trainer.state.completedEpochs) of \(configuration.totalEpochs)") }
             } else {
                 let size = folderOptions.imageSize ?? 224

@@ -57,23 +57,13 @@ extension Pare {
         func run() throws {
             let trainer: Trainer
             if let resume {
-                let directory = URL(fileURLWithPath: resume)
-                let last = RunDirectory(directory).last
-                guard FileManager.default.fileExists(atPath: last.path) else {
-                    throw CommandError("no checkpoint to resume from: \(last.path) does not exist")
-                }
-                guard let saved = try TrainingCheckpoint.read(from: last).checkpoint else {
-                    throw CommandError("\(last.path) holds a model but no training state")
-                }
-                let notes = saved.configuration.notes
+                let resumed = try ResumedRun(resume, data: data, folderOptions: folderOptions, quiet: json)
+                let notes = resumed.notes
                 if let model, model != notes["model"] { throw CommandError("the run in \(resume) trained \(notes["model"] ?? "?"), not \(model)") }
-                guard let dataText = data ?? notes["data"] else { throw CommandError("the checkpoint does not name its data: give --data") }
-                let size = folderOptions.imageSize ?? notes["image-size"].flatMap(Int.init) ?? 224
-                let skip = folderOptions.skipBadImages || notes["skip-bad-images"] == "true"
-                let (train, test, spec) = try openData(dataText, size: size, skip: skip)
-                var configuration = try apply(to: saved.configuration, spec: spec)
-                configuration.notes["data"] = dataText
-                trainer = try Trainer(resuming: directory, trainingSet: train, testSet: test, configuration: configuration)
+                var configuration = try apply(to: resumed.saved.configuration, spec: resumed.spec)
+                configuration.notes["data"] = resumed.dataText
+                trainer = try Trainer(resuming: resumed.directory, trainingSet: resumed.train, testSet: resumed.test,
+                                      configuration: configuration)
                 if !json {
                     print("resuming \(resume) after epoch \(trainer.state.completedEpochs) of \(configuration.totalEpochs)")
                 }
