@@ -11,7 +11,7 @@
 #   STUDENT (default smallcnn) STUDENT_WIDTH (default 0.25) STUDENT_EPOCHS (default 10)
 #   ALPHA (default 0.5) TEMPERATURE (default 20: the seed's) EXTRA (more T:ALPHA pairs, default
 #   "4:0.9 4:0.5 2:0.5") RANK (the rewritten student's fc1 rank, default 16) AUGMENT (default crop,flip)
-#   THREADS (default 2) PARE (a built pare; default: build one)
+#   LR (every run's --lr; default pare's 0.05) THREADS (default 2) PARE (a built pare; default: build one)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-.build/distill}
@@ -21,7 +21,7 @@ if [ -z "${PARE:-}" ]; then swift build -c release >/dev/null; fi
 pare=${PARE:-"$(swift build -c release --show-bin-path)/pare"}
 mkdir -p "$out"
 echo "ISA: $(grep -o -w -E 'avx512[a-z_]*|avx2|avx_vnni' /proc/cpuinfo | sort -u | tr '\n' ' ')threads $threads, batch 128"
-common=(--data fashion-mnist --val-fraction 0.1 --threads "$threads" --augment "$augment" --log-every 1000)
+common=(--data fashion-mnist --val-fraction 0.1 --threads "$threads" --augment "$augment" --log-every 1000 ${LR:+--lr "$LR"})
 
 train() {  # name model width epochs
   [ -f "$out/$1/summary.json" ] && [ "$(python3 -c "import json;s=json.load(open('$out/$1/summary.json'));print(s['completedEpochs']==$4)")" = True ] && return
