@@ -42,6 +42,8 @@ func randomized(_ structure: Graph, seed: UInt64) throws -> Graph {
             graph.parameters[name] = fill(spec.shape, low: -0.2, high: 0.2)
         case .batchCount:
             graph.parameters[name] = Tensor(zeros: spec.shape, dtype: .i64)
+        case .quantizedWeight, .weightScale:
+            throw GraphError.invalidGraph("random parameters are for f32 graphs; '\(name)' is quantised")
         }
     }
     try graph.validate()

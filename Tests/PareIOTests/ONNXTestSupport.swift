@@ -61,7 +61,7 @@ func randomizeParameters(_ graph: inout Graph, seed: UInt64) throws {
         case .bias: fill(tensor, -0.2, 0.2)
         case .runningMean: fill(tensor, -0.5, 0.5)
         case .runningVariance: fill(tensor, 1, 2)
-        case .batchCount: break
+        case .batchCount, .quantizedWeight, .weightScale: break
         }
         graph.parameters[name] = tensor
     }

@@ -49,7 +49,7 @@ public struct GraphEditor {
         mapping = Array(repeating: nil, count: graph.nodes.count)
         var owned = [[(suffix: String, name: String)]](repeating: [], count: graph.nodes.count)
         for (index, node) in graph.nodes.enumerated() {
-            owned[index] = node.op.parameterSpecs(inputs: node.inputs.map { shapes[$0] })
+            owned[index] = node.parameterSpecs(inputs: node.inputs.map { shapes[$0] })
                 .map { ($0.suffix, node.parameterName($0.suffix)) }
         }
         ownedParameters = owned

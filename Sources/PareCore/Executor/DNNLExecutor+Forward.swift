@@ -19,6 +19,14 @@ extension DNNLExecutor {
             valueMD[i] = valueMD[convolution]
             return
         }
+        if let producer = int8Alias[i] {
+            // Computed inside an int8 primitive as its post-op: share its 8-bit output.
+            valueBuffer[i] = valueBuffer[producer]
+            valueMD[i] = valueMD[producer]
+            storedQuantization[i] = storedQuantization[producer]
+            return
+        }
+        if try compileInt8(i) { return }
         switch node.op {
         case .input:
             output(i, try plainMD(i))
@@ -28,7 +36,7 @@ extension DNNLExecutor {
             try compileConvolution(i, a, fusion: fusion?.convolutions[i])
 
         case let .batchNorm(a):
-            let srcMD = valueMD[node.inputs[0]]
+            let srcMD = floatLayout(node.inputs[0])
             var dataMD = srcMD
             var flags = dnnl_use_scale.rawValue | dnnl_use_shift.rawValue
             if mode == .inference { flags |= dnnl_use_global_stats.rawValue }
@@ -104,7 +112,7 @@ extension DNNLExecutor {
             addPrimitive(p, args, at: t)
 
         case .add:
-            var md0 = valueMD[node.inputs[0]]
+            var md0 = floatLayout(node.inputs[0])
             let x0 = try input(i, 0, as: md0)
             let x1 = try input(i, 1, as: md0)
             var md1 = md0
@@ -295,7 +303,7 @@ extension DNNLExecutor {
 
     func compileEltwise(_ i: Int, _ algorithm: dnnl_alg_kind_t, _ alpha: Float, _ beta: Float) throws {
         let node = graph.nodes[i]
-        var dataMD = valueMD[node.inputs[0]]
+        var dataMD = floatLayout(node.inputs[0])
         var desc = dnnl_eltwise_desc_t()
         try dnnlCheck(dnnl_eltwise_forward_desc_init(&desc, propagation, algorithm, &dataMD, alpha, beta), "describe eltwise")
         let p = try primitive(&desc, name: "\(node.name) \(node.op.kind) forward")
@@ -309,7 +317,7 @@ extension DNNLExecutor {
         let node = graph.nodes[i]
         let src = fullShape(node.inputs[0])
         let dst = fullShape(i)
-        var srcMD = valueMD[node.inputs[0]]
+        var srcMD = floatLayout(node.inputs[0])
         let geometry = PoolingGeometry(a, input: [src[2], src[3]], output: [dst[2], dst[3]])
         // Ceil-mode average pooling that counts padding divides windows running past the
         // padding by their clipped size (PyTorch); oneDNN divides by the kernel size. The

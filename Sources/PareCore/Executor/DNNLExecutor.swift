@@ -59,6 +59,11 @@ public final class DNNLExecutor: GraphExecutor {
     /// Max poolings that run on ``BlockedMaxPooling`` instead of a oneDNN primitive.
     var maxPooling: [Int: BlockedMaxPooling] = [:]
     var gradientBuffer: [Int?] = []
+    /// Per node: the quantisation of its output buffer when that buffer holds 8-bit values
+    /// (an int8 model's activations); nil for f32 buffers.
+    var storedQuantization: [ActivationQuantization?] = []
+    /// Activation node → the int8 convolution, linear layer or add whose primitive computes it.
+    var int8Alias: [Int: Int] = [:]
 
     /// Which values need a gradient, and which nodes take part in backward.
     var requiresGradient: [Bool] = []
@@ -122,6 +127,10 @@ public final class DNNLExecutor: GraphExecutor {
                 configuration: ExecutorConfiguration = ExecutorConfiguration()) throws {
         guard batchSize > 0 else { throw GraphError.invalidGraph("batch size must be positive, got \(batchSize)") }
         try graph.validate()
+        if mode == .training, let quantized = graph.nodes.first(where: { $0.quantization != nil }) {
+            throw ExecutionError.backend(node: quantized.name,
+                                         message: "this is a quantised (int8) model, which runs in inference only; train the f32 model it came from")
+        }
         self.graph = graph
         self.batchSize = batchSize
         self.mode = mode
@@ -140,6 +149,7 @@ public final class DNNLExecutor: GraphExecutor {
         saved = [[String: Int]](repeating: [:], count: n)
         forwardPrimitive = [DNNLPrimitive?](repeating: nil, count: n)
         gradientBuffer = [Int?](repeating: nil, count: n)
+        storedQuantization = [ActivationQuantization?](repeating: nil, count: n)
         analyseGradientFlow()
 
         for index in 0..<n {
@@ -217,7 +227,7 @@ public final class DNNLExecutor: GraphExecutor {
 
     /// A oneDNN memory over a tensor the executor does not own (a parameter or gradient).
     func external(_ tensor: Tensor, shape: [Int]? = nil) throws -> Argument {
-        var md = try MemoryDescriptor.plain(shape ?? tensor.shape.dimensions)
+        var md = try MemoryDescriptor.plain(shape ?? tensor.shape.dimensions, dtype: MemoryDescriptor.dataType(tensor.dtype))
         var memory: dnnl_memory_t?
         try dnnlCheck(dnnl_memory_create(&memory, &md, engine.engine, tensor.storage.pointer), "wrap tensor memory")
         externalMemories.append(memory!)
@@ -232,8 +242,13 @@ public final class DNNLExecutor: GraphExecutor {
     }
 
     func reorder(from src: dnnl_memory_desc_t, to dst: dnnl_memory_desc_t, accumulate: Bool = false,
+                 from source: ActivationQuantization? = nil, to target: ActivationQuantization? = nil,
                  name: String) throws -> DNNLPrimitive {
-        let p = try makeReorder(from: src, to: dst, accumulate: accumulate, engine: engine, name: name)
+        // Between 8-bit and f32 (or two 8-bit scales): real = scale · (q − zero point).
+        let scale: Float? = source == nil && target == nil ? nil : (source?.scale ?? 1) / (target?.scale ?? 1)
+        let p = try makeReorder(from: src, to: dst, accumulate: accumulate, scale: scale,
+                                sourceZeroPoint: source?.zeroPoint ?? 0, destinationZeroPoint: target?.zeroPoint ?? 0,
+                                engine: engine, name: name)
         primitives.append(p)
         return p
     }
@@ -242,6 +257,12 @@ public final class DNNLExecutor: GraphExecutor {
     func fullShape(_ i: Int) -> [Int] { [batchSize] + shapes[i].dimensions }
 
     func plainMD(_ i: Int) throws -> dnnl_memory_desc_t { try MemoryDescriptor.plain(fullShape(i)) }
+
+    /// Node `i`'s output layout as f32 elements: an f32 consumer of an 8-bit output reads it
+    /// dequantised in the same layout.
+    func floatLayout(_ i: Int) -> dnnl_memory_desc_t {
+        storedQuantization[i] == nil ? valueMD[i] : MemoryDescriptor.withDataType(valueMD[i], dnnl_f32)
+    }
 
     func floatPointer(_ id: Int) -> UnsafeMutablePointer<Float> {
         (arena!.pointer + buffers[id].offset).assumingMemoryBound(to: Float.self)
@@ -267,7 +288,7 @@ public final class DNNLExecutor: GraphExecutor {
             if case .input = nodes[i].op {
                 requiresGradient[i] = configuration.computeInputGradients
             } else {
-                let ownsTrainable = nodes[i].op.parameterSpecs(inputs: nodes[i].inputs.map { shapes[$0] })
+                let ownsTrainable = nodes[i].parameterSpecs(inputs: nodes[i].inputs.map { shapes[$0] })
                     .contains { $0.role.isTrainable }
                 requiresGradient[i] = ownsTrainable || nodes[i].inputs.contains { requiresGradient[$0] }
             }
@@ -288,18 +309,21 @@ public final class DNNLExecutor: GraphExecutor {
     // MARK: Forward helpers
 
     /// The buffer holding input `slot` of node `i` in layout `md`, reordering when the
-    /// producer's layout differs.
-    func input(_ i: Int, _ slot: Int, as md: dnnl_memory_desc_t) throws -> Int {
+    /// producer's layout differs. `quantization` is how the values are wanted when `md` is an
+    /// 8-bit layout; the reorder then quantises an f32 producer's output, or requantises an
+    /// 8-bit one stored at another scale (and an f32 `md` dequantises an 8-bit producer).
+    func input(_ i: Int, _ slot: Int, as md: dnnl_memory_desc_t, quantization: ActivationQuantization? = nil) throws -> Int {
         let s = graph.nodes[i].inputs[slot]
         let t = forwardTime(i)
         inputMDs[i][slot] = md
-        if MemoryDescriptor.equal(md, valueMD[s]) {
+        let stored = storedQuantization[s]
+        if MemoryDescriptor.equal(md, valueMD[s]) && stored == quantization {
             touch(valueBuffer[s], t)
             inputBuffers[i][slot] = valueBuffer[s]
             return valueBuffer[s]
         }
         let converted = newBuffer(md, at: t)
-        let r = try reorder(from: valueMD[s], to: md, name: "\(graph.nodes[i].name) input \(slot)")
+        let r = try reorder(from: valueMD[s], to: md, from: stored, to: quantization, name: "\(graph.nodes[i].name) input \(slot)")
         addPrimitive(r, [(DNNL_ARG_FROM, .buffer(valueBuffer[s])), (DNNL_ARG_TO, .buffer(converted))], at: t)
         implementationNotes.append("reorder into \(graph.nodes[i].name)[\(slot)]: \(MemoryDescriptor.describe(valueMD[s])) -> \(MemoryDescriptor.describe(md))")
         inputBuffers[i][slot] = converted
@@ -366,12 +390,12 @@ public final class DNNLExecutor: GraphExecutor {
     func compileOutputs() throws {
         for o in graph.outputs {
             let plain = try plainMD(o)
-            if MemoryDescriptor.equal(plain, valueMD[o]) {
+            if MemoryDescriptor.equal(plain, valueMD[o]) && storedQuantization[o] == nil {
                 touch(valueBuffer[o], endTime)
                 outputBuffers.append(valueBuffer[o])
             } else {
                 let b = newBuffer(plain, at: forwardTime(n - 1))
-                let r = try reorder(from: valueMD[o], to: plain, name: "output \(graph.nodes[o].name)")
+                let r = try reorder(from: valueMD[o], to: plain, from: storedQuantization[o], name: "output \(graph.nodes[o].name)")
                 addPrimitive(r, [(DNNL_ARG_FROM, .buffer(valueBuffer[o])), (DNNL_ARG_TO, .buffer(b))], at: forwardTime(n - 1))
                 touch(b, endTime)
                 outputBuffers.append(b)

@@ -39,7 +39,8 @@ struct InferenceFusion {
             return consumers[i][0]
         }
         for (i, node) in nodes.enumerated() {
-            guard case .conv2d = node.op else { continue }
+            // An int8 convolution fuses its activation itself (DNNLExecutor+Int8).
+            guard case .conv2d = node.op, node.quantization == nil else { continue }
             var fusion = Convolution()
             var last = i
             if let next = soleConsumer(last), case .batchNorm = nodes[next].op {

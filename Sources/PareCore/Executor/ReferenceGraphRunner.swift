@@ -42,11 +42,21 @@ public final class ReferenceGraphRunner<T: BinaryFloatingPoint> {
                       parameters: ReferenceGraphRunner.parameterArrays(of: graph), seed: seed)
     }
 
-    /// The graph's f32 parameters and buffers as arrays of `T`, by state-dict name.
+    /// The graph's f32 parameters and buffers as arrays of `T`, by state-dict name. The 8-bit
+    /// weights of a quantised node come dequantised (`weight_scale[o] · q`), so that running an
+    /// int8 model here is its fake-quantised f32 simulation.
     public static func parameterArrays(of graph: Graph) -> [String: [T]] {
         var result: [String: [T]] = [:]
         for (name, tensor) in graph.parameters where tensor.dtype == .f32 {
             result[name] = tensor.floats.map { T($0) }
+        }
+        for (name, tensor) in graph.parameters where tensor.dtype == .i8 && name.hasSuffix("weight") {
+            let prefix = name.dropLast("weight".count)
+            guard let scales = graph.parameters[prefix + "weight_scale"], scales.dtype == .f32, scales.elementCount > 0 else { continue }
+            let q = tensor.storage.pointer.assumingMemoryBound(to: Int8.self)
+            let block = tensor.elementCount / scales.elementCount
+            let s = scales.floats
+            result[name] = (0..<tensor.elementCount).map { T(s[$0 / block] * Float(q[$0])) }
         }
         return result
     }
@@ -70,7 +80,12 @@ public final class ReferenceGraphRunner<T: BinaryFloatingPoint> {
         batchInvstds = [:]
         dropoutMasks = [:]
         for (index, node) in graph.nodes.enumerated() {
-            values.append(try forwardNode(index, node, inputs: inputs, inputIndices: inputIndices))
+            var value = try forwardNode(index, node, inputs: inputs, inputIndices: inputIndices)
+            if let quantization = node.quantization?.output {
+                // An int8 model stores this output in 8 bits: round it as the int8 kernels do.
+                for k in value.indices { value[k] = T(quantization.fakeQuantize(Float(value[k]))) }
+            }
+            values.append(value)
         }
         hasTrainingForward = mode == .training
         return graph.outputs.map { values[$0] }

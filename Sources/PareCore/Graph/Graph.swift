@@ -47,7 +47,7 @@ public struct Graph: @unchecked Sendable {
         let shapes = try inferShapes()
         var result: [(name: String, node: Int, spec: ParameterSpec)] = []
         for (index, node) in nodes.enumerated() {
-            for spec in node.op.parameterSpecs(inputs: node.inputs.map { shapes[$0] }) {
+            for spec in node.parameterSpecs(inputs: node.inputs.map { shapes[$0] }) {
                 result.append((node.parameterName(spec.suffix), index, spec))
             }
         }

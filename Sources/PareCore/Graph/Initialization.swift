@@ -30,6 +30,10 @@ extension Graph {
             return Tensor(repeating: 1, shape: shape)
         case .batchCount:
             return Tensor(zeros: shape, dtype: .i64)
+        case .quantizedWeight:
+            return Tensor(zeros: shape, dtype: .i8)
+        case .weightScale:
+            return Tensor(repeating: 1, shape: shape)
         }
     }
 }

@@ -7,11 +7,32 @@ public struct Node: Hashable, Sendable {
     public var op: Op
     /// Indices of the nodes whose outputs this node consumes (all earlier in the graph).
     public var inputs: [Int]
+    /// How the node is stored and run in an int8 model (nil in an f32 model).
+    public var quantization: NodeQuantization?
 
-    public init(name: String, op: Op, inputs: [Int]) {
+    public init(name: String, op: Op, inputs: [Int], quantization: NodeQuantization? = nil) {
         self.name = name
         self.op = op
         self.inputs = inputs
+        self.quantization = quantization
+    }
+
+    /// The node's parameters given its input shapes: the op's, except that a node with
+    /// quantised weights stores `weight` as `i8` and adds one f32 `weight_scale` per output
+    /// channel.
+    public func parameterSpecs(inputs shapes: [Shape]) -> [ParameterSpec] {
+        let specs = op.parameterSpecs(inputs: shapes)
+        guard quantization?.weights != nil else { return specs }
+        var result: [ParameterSpec] = []
+        for spec in specs {
+            if spec.suffix == "weight" {
+                result.append(ParameterSpec(suffix: "weight", shape: spec.shape, role: .quantizedWeight))
+                result.append(ParameterSpec(suffix: "weight_scale", shape: [spec.shape[0]], role: .weightScale))
+            } else {
+                result.append(spec)
+            }
+        }
+        return result
     }
 
     /// The state-dict name of one of this node's parameters.
@@ -22,7 +43,7 @@ public struct Node: Hashable, Sendable {
 
 // JSON form: {"name": "layer1.0.conv1", "op": "conv2d", "inputs": [3], "attributes": {...}}
 extension Node: Codable {
-    private enum CodingKeys: String, CodingKey { case name, op, inputs, attributes }
+    private enum CodingKeys: String, CodingKey { case name, op, inputs, attributes, quantization }
     private struct ShapeAttribute: Codable { var shape: Shape }
     private struct GroupsAttribute: Codable { var groups: Int }
     private struct DropoutAttribute: Codable { var p: Double }
@@ -32,6 +53,7 @@ extension Node: Codable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         name = try c.decode(String.self, forKey: .name)
         inputs = try c.decode([Int].self, forKey: .inputs)
+        quantization = try c.decodeIfPresent(NodeQuantization.self, forKey: .quantization)
         let kind = try c.decode(String.self, forKey: .op)
         switch kind {
         case "input": op = .input(shape: try c.decode(ShapeAttribute.self, forKey: .attributes).shape)
@@ -66,6 +88,7 @@ extension Node: Codable {
         try c.encode(name, forKey: .name)
         try c.encode(op.kind, forKey: .op)
         try c.encode(inputs, forKey: .inputs)
+        try c.encodeIfPresent(quantization, forKey: .quantization)
         switch op {
         case let .input(shape): try c.encode(ShapeAttribute(shape: shape), forKey: .attributes)
         case let .conv2d(a): try c.encode(a, forKey: .attributes)

@@ -248,16 +248,24 @@ public struct ShapeFailure: Error, Equatable, CustomStringConvertible {
 public struct ParameterSpec: Hashable, Sendable {
     public enum Role: Hashable, Sendable {
         case weight, bias, runningMean, runningVariance, batchCount
+        /// The 8-bit weights of a quantised node, and their per-output-channel f32 scales.
+        case quantizedWeight, weightScale
         /// Trained by the optimizer (PyTorch `requires_grad`); the rest are buffers.
         public var isTrainable: Bool {
             switch self {
             case .weight, .bias: return true
-            case .runningMean, .runningVariance, .batchCount: return false
+            case .runningMean, .runningVariance, .batchCount, .quantizedWeight, .weightScale: return false
             }
         }
     }
     public var suffix: String
     public var shape: Shape
     public var role: Role
-    public var dtype: DType { role == .batchCount ? .i64 : .f32 }
+    public var dtype: DType {
+        switch role {
+        case .batchCount: return .i64
+        case .quantizedWeight: return .i8
+        case .weight, .bias, .runningMean, .runningVariance, .weightScale: return .f32
+        }
+    }
 }

@@ -86,7 +86,7 @@ enum TestGraphs {
             switch spec.role {
             case .weight where spec.shape.rank == 1, .runningVariance: range = 0.5...1.5
             case .bias, .runningMean: range = -0.5...0.5
-            case .weight, .batchCount: continue
+            case .weight, .batchCount, .quantizedWeight, .weightScale: continue
             }
             let values = randomArray(spec.shape.elementCount, &generator, in: range).map { Float($0) }
             graph.parameters[name] = try Tensor(shape: spec.shape, values: values)

@@ -50,12 +50,29 @@ final class DNNLAttributes {
     let attr: dnnl_primitive_attr_t
 
     /// `sumPostOp` accumulates into the destination; `eltwise` (algorithm, alpha, beta)
-    /// applies an activation to the result.
-    init(sumPostOp: Bool = false, eltwise: (dnnl_alg_kind_t, Float, Float)? = nil) throws {
+    /// applies an activation to the result. For int8 primitives, `outputScales` multiply the
+    /// result (one common scale, or one per index of `outputScalesMask`'s axes),
+    /// `argumentScales` scale single inputs (a binary primitive's sources) and `zeroPoints`
+    /// shift arguments (reorders), all by oneDNN argument index.
+    init(sumPostOp: Bool = false, eltwise: (dnnl_alg_kind_t, Float, Float)? = nil,
+         outputScales: [Float]? = nil, outputScalesMask: Int32 = 0,
+         argumentScales: [(Int32, Float)] = [], zeroPoints: [(Int32, Int32)] = []) throws {
         var attr: dnnl_primitive_attr_t?
         try dnnlCheck(dnnl_primitive_attr_create(&attr), "create primitive attributes")
         self.attr = attr!
         try dnnlCheck(dnnl_primitive_attr_set_scratchpad_mode(self.attr, dnnl_scratchpad_mode_user), "set scratchpad mode")
+        if let outputScales {
+            try dnnlCheck(dnnl_primitive_attr_set_output_scales(self.attr, dnnl_dim_t(outputScales.count), outputScalesMask,
+                                                                outputScales), "set output scales")
+        }
+        for (argument, scale) in argumentScales {
+            var value = scale
+            try dnnlCheck(dnnl_primitive_attr_set_scales(self.attr, argument, 1, 0, &value), "set argument scales")
+        }
+        for (argument, zeroPoint) in zeroPoints where zeroPoint != 0 {
+            var value = zeroPoint
+            try dnnlCheck(dnnl_primitive_attr_set_zero_points(self.attr, argument, 1, 0, &value), "set zero points")
+        }
         if sumPostOp || eltwise != nil {
             var ops: dnnl_post_ops_t?
             try dnnlCheck(dnnl_post_ops_create(&ops), "create post-ops")
@@ -85,10 +102,12 @@ func makePrimitive<Desc>(_ desc: inout Desc, engine: DNNLEngine, attributes: DNN
 /// Creates a reorder between two layouts of the same tensor, optionally accumulating into
 /// the destination (`dst += reorder(src)`).
 func makeReorder(from src: dnnl_memory_desc_t, to dst: dnnl_memory_desc_t, accumulate: Bool = false,
+                 scale: Float? = nil, sourceZeroPoint: Int32 = 0, destinationZeroPoint: Int32 = 0,
                  engine: DNNLEngine, name: String) throws -> DNNLPrimitive {
     var src = src, dst = dst
     var pd: dnnl_primitive_desc_t?
-    let attributes = try DNNLAttributes(sumPostOp: accumulate)
+    let attributes = try DNNLAttributes(sumPostOp: accumulate, outputScales: scale.map { [$0] },
+                                        zeroPoints: [(DNNL_ARG_FROM, sourceZeroPoint), (DNNL_ARG_TO, destinationZeroPoint)])
     try dnnlCheck(dnnl_reorder_primitive_desc_create(&pd, &src, engine.engine, &dst, engine.engine, attributes.attr),
                   "create reorder for \(name)")
     return try DNNLPrimitive(descriptor: pd!, name: name)

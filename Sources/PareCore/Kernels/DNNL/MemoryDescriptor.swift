@@ -15,10 +15,30 @@ enum MemoryDescriptor {
         return md
     }
 
+    /// The same layout with another element type of the same kind (an activation's blocked
+    /// layout read as u8 instead of s8, or as f32 instead of u8: strides count elements).
+    static func withDataType(_ md: dnnl_memory_desc_t, _ dtype: dnnl_data_type_t) -> dnnl_memory_desc_t {
+        var result = md
+        result.data_type = dtype
+        return result
+    }
+
+    /// oneDNN's element type for a tensor dtype.
+    static func dataType(_ dtype: DType) -> dnnl_data_type_t {
+        switch dtype {
+        case .f32: return dnnl_f32
+        case .bf16: return dnnl_bf16
+        case .i8: return dnnl_s8
+        case .u8: return dnnl_u8
+        case .i32: return dnnl_s32
+        case .i64: return dnnl_data_type_undef
+        }
+    }
+
     /// A descriptor that lets the primitive choose the layout.
-    static func any(_ shape: [Int]) throws -> dnnl_memory_desc_t {
+    static func any(_ shape: [Int], dtype: dnnl_data_type_t = dnnl_f32) throws -> dnnl_memory_desc_t {
         var md = dnnl_memory_desc_t()
-        try dnnlCheck(dnnl_memory_desc_init_by_tag(&md, Int32(shape.count), dims(shape), dnnl_f32, dnnl_format_tag_any),
+        try dnnlCheck(dnnl_memory_desc_init_by_tag(&md, Int32(shape.count), dims(shape), dtype, dnnl_format_tag_any),
                       "describe memory \(shape)")
         return md
     }

@@ -1,0 +1,328 @@
+import CDNNL
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Int8 lowering of a quantised graph (nodes carrying ``NodeQuantization``), in inference.
+///
+/// A node whose output has an ``ActivationQuantization`` and that has an int8 kernel stores
+/// its output as an 8-bit buffer; its int8 consumers read it as it is, f32 consumers through a
+/// dequantising reorder, and an int8 consumer that needs another scale through a requantising
+/// one. Convolutions and linear layers with 8-bit weights run oneDNN's u8/s8 × s8 → s32
+/// primitives with per-output-channel output scales; a ReLU or ReLU6 that is a convolution's
+/// (or a residual add's) only consumer runs as its post-op, and the add runs as a binary
+/// primitive with input scales. Pooling keeps int8; concatenation, channel shuffle, slice,
+/// flatten and dropout move bytes. Every other op runs in f32 on its dequantised input; the
+/// graph's inputs stay f32 and are quantised by the reorder into their first int8 consumer.
+///
+/// Semantics (the fake-quantised simulation in ``ReferenceGraphRunner`` computes the same):
+/// every annotated output is `scale · (q − zero point)` with `q` rounded half to even and
+/// clamped; nothing else is rounded. Output scales are read from the graph when the executor
+/// is planned.
+extension DNNLExecutor {
+    /// Plans node `i` on int8 kernels when it is annotated for them; false leaves it to the
+    /// f32 path.
+    func compileInt8(_ i: Int) throws -> Bool {
+        let node = graph.nodes[i]
+        guard mode == .inference else { return false }
+        if case .add = node.op, node.quantization?.output == nil, int8Activation(after: i) != nil {
+            // An add whose ReLU is fused carries no quantisation of its own.
+            try compileInt8Add(i)
+            return true
+        }
+        guard let quantization = node.quantization else { return false }
+        let storedInputs = node.inputs.allSatisfy { storedQuantization[$0] != nil }
+        switch node.op {
+        case let .conv2d(a):
+            guard quantization.weights != nil else { return false }
+            try compileInt8Convolution(i, a)
+        case let .linear(a):
+            guard quantization.weights != nil else { return false }
+            try compileInt8Linear(i, a)
+        case .add:
+            guard quantization.output != nil || int8Activation(after: i) != nil else { return false }
+            try compileInt8Add(i)
+        case let .maxPool(a):
+            guard storedInputs, quantization.output != nil else { return false }
+            try compileInt8Pooling(i, a, algorithm: dnnl_pooling_max)
+        case let .avgPool(a):
+            guard storedInputs, quantization.output != nil else { return false }
+            let algorithm = a.countIncludePad ? dnnl_pooling_avg_include_padding : dnnl_pooling_avg_exclude_padding
+            let src = fullShape(node.inputs[0]), dst = fullShape(i)
+            let geometry = PoolingGeometry(a, input: [src[2], src[3]], output: [dst[2], dst[3]])
+            // Ceil-mode windows past the padding need PyTorch's clipped divisor: f32 path.
+            if algorithm == dnnl_pooling_avg_include_padding && geometry.extendsPastPadding { return false }
+            try compileInt8Pooling(i, a, algorithm: algorithm)
+        case .globalAvgPool:
+            guard storedInputs, quantization.output != nil else { return false }
+            let src = fullShape(node.inputs[0])
+            try compileInt8Pooling(i, Pool2dAttributes(kernelSize: [src[2], src[3]], stride: [1, 1]),
+                                   algorithm: dnnl_pooling_avg_exclude_padding)
+        case .relu:
+            guard storedInputs, let output = quantization.output else { return false }
+            // A saturating reorder into u8 at the same scale clamps negatives to zero.
+            let layout = MemoryDescriptor.withDataType(valueMD[node.inputs[0]], MemoryDescriptor.dataType(output.dtype))
+            let x = try input(i, 0, as: layout, quantization: output)
+            valueBuffer[i] = x
+            valueMD[i] = layout
+            storedQuantization[i] = output
+        case .concat, .channelShuffle, .channelSlice, .flatten, .dropout:
+            guard storedInputs, let output = quantization.output else { return false }
+            try compileInt8Movement(i, output)
+        case .input, .batchNorm, .relu6, .hardSwish, .sigmoid, .softmax:
+            return false
+        }
+        return true
+    }
+
+    /// The activation (ReLU or ReLU6) computed inside node `i`'s int8 primitive: `i`'s output
+    /// is not materialised (no output quantisation), it is no graph output, and its only
+    /// consumer is such an activation with an output quantisation.
+    func int8Activation(after i: Int) -> (node: Int, output: ActivationQuantization, eltwise: (dnnl_alg_kind_t, Float, Float))? {
+        guard graph.nodes[i].quantization?.output == nil, !graph.outputs.contains(i) else { return nil }
+        let consumers = graph.consumers[i]
+        guard consumers.count == 1, let output = graph.nodes[consumers[0]].quantization?.output else { return nil }
+        switch graph.nodes[consumers[0]].op {
+        case .relu: return (consumers[0], output, (dnnl_eltwise_relu, 0, 0))
+        // The post-op sees the result already divided by the output scale.
+        case .relu6: return (consumers[0], output, (dnnl_eltwise_clip_v2, 0, 6 / output.scale))
+        case .input, .conv2d, .batchNorm, .hardSwish, .sigmoid, .maxPool, .avgPool, .globalAvgPool, .linear, .add,
+             .concat, .channelShuffle, .channelSlice, .flatten, .dropout, .softmax:
+            return nil
+        }
+    }
+
+    /// The quantisation an int8 node reads input `slot` at: the producer's output quantisation.
+    func int8Source(_ i: Int, _ slot: Int) throws -> ActivationQuantization {
+        let s = graph.nodes[i].inputs[slot]
+        guard let quantization = graph.nodes[s].quantization?.output else {
+            throw ExecutionError.backend(node: graph.nodes[i].name,
+                                         message: "runs in int8 but its input '\(graph.nodes[s].name)' has no int8 quantisation")
+        }
+        try quantization.validate(node: graph.nodes[s].name)
+        return quantization
+    }
+
+    /// Where an int8 compute node writes: its own output quantisation or a fused activation's
+    /// (then the activation node shares the buffer); nil writes f32.
+    func int8Destination(_ i: Int) throws -> (output: ActivationQuantization?, eltwise: (dnnl_alg_kind_t, Float, Float)?, label: String) {
+        if let fused = int8Activation(after: i) {
+            try fused.output.validate(node: graph.nodes[fused.node].name)
+            int8Alias[fused.node] = i
+            return (fused.output, fused.eltwise, " + \(graph.nodes[fused.node].op.kind)")
+        }
+        if let output = graph.nodes[i].quantization?.output {
+            try output.validate(node: graph.nodes[i].name)
+            return (output, nil, "")
+        }
+        return (nil, nil, "")
+    }
+
+    func requireSymmetric(_ i: Int, _ quantizations: [ActivationQuantization?]) throws {
+        for case let q? in quantizations where q.zeroPoint != 0 {
+            throw ExecutionError.backend(node: graph.nodes[i].name,
+                                         message: "int8 kernels take symmetric activations (zero point 0), got zero point \(q.zeroPoint)")
+        }
+    }
+
+    func dataType(_ quantization: ActivationQuantization?) -> dnnl_data_type_t {
+        quantization.map { MemoryDescriptor.dataType($0.dtype) } ?? dnnl_f32
+    }
+
+    /// Per-output-channel weight scales of node `i`, checked.
+    func weightScales(_ i: Int, count: Int) throws -> [Float] {
+        let node = graph.nodes[i]
+        let scales = graph.parameters[node.parameterName("weight_scale")]!.scalars
+        guard scales.count == count, scales.allSatisfy({ $0 > 0 && $0.isFinite }) else {
+            throw ExecutionError.backend(node: node.name, message: "weight scales must be \(count) positive finite numbers")
+        }
+        return scales
+    }
+
+    /// The bias in the accumulator's units (oneDNN 2.x adds it before the output scale):
+    /// `b[o] / (input scale · weight scale[o])`, recomputed on ``reloadParameters()``.
+    func int8Bias(_ i: Int, inputScale: Float, weightScales: [Float]) -> Argument {
+        let node = graph.nodes[i]
+        let bias = graph.parameters[node.parameterName("bias")]!
+        let buffer = newBuffer(try! MemoryDescriptor.plain([weightScales.count]), at: 0)
+        touch(buffer, endTime)
+        preparationSteps.append(.swift("\(node.name) bias to accumulator units") { ex in
+            let source = bias.floats, destination = ex.floatPointer(buffer)
+            for o in 0..<weightScales.count {
+                destination[o] = Float(Double(source[o]) / (Double(inputScale) * Double(weightScales[o])))
+            }
+        })
+        return .buffer(buffer)
+    }
+
+    /// The 8-bit weights of node `i` in the primitive's layout, reordered when planned (the
+    /// reorder also writes the zero-point compensation oneDNN keeps beside s8-input weights).
+    func int8Weights(_ i: Int, plainShape: [Int], layout: dnnl_memory_desc_t) throws -> Argument {
+        let node = graph.nodes[i]
+        let tensor = graph.parameters[node.parameterName("weight")]!
+        let plain = try MemoryDescriptor.plain(plainShape, dtype: dnnl_s8)
+        let source = try external(tensor, shape: plainShape)
+        if MemoryDescriptor.equal(plain, layout) { return source }
+        let buffer = newBuffer(layout, at: 0)
+        touch(buffer, endTime)
+        let r = try reorder(from: plain, to: layout, name: "\(node.parameterName("weight")) int8 to primitive layout")
+        preparationSteps.append(.primitive(r, [(DNNL_ARG_FROM, source), (DNNL_ARG_TO, .buffer(buffer))]))
+        return .buffer(buffer)
+    }
+
+    func compileInt8Convolution(_ i: Int, _ a: Conv2dAttributes) throws {
+        let node = graph.nodes[i]
+        let t = forwardTime(i)
+        let source = try int8Source(i, 0)
+        let destination = try int8Destination(i)
+        try requireSymmetric(i, [source, destination.output])
+        let src = fullShape(node.inputs[0]), dst = fullShape(i)
+        let weightShape = a.groups == 1
+            ? [a.outChannels, src[1], a.kernelSize[0], a.kernelSize[1]]
+            : [a.groups, a.outChannels / a.groups, src[1] / a.groups, a.kernelSize[0], a.kernelSize[1]]
+        var srcMD = try MemoryDescriptor.any(src, dtype: dataType(source))
+        var weightsMD = try MemoryDescriptor.any(weightShape, dtype: dnnl_s8)
+        var biasMD = a.bias ? try MemoryDescriptor.plain([a.outChannels]) : dnnl_memory_desc_t()
+        var dstMD = try MemoryDescriptor.any(dst, dtype: dataType(destination.output))
+        var desc = dnnl_convolution_desc_t()
+        let geometry = ConvolutionGeometry(a)
+        try dnnlCheck(dnnl_dilated_convolution_forward_desc_init(
+            &desc, dnnl_forward_inference, dnnl_convolution_direct, &srcMD, &weightsMD, &biasMD, &dstMD,
+            geometry.strides, geometry.dilates, geometry.paddingL, geometry.paddingR), "describe int8 convolution")
+        let scales = try weightScales(i, count: a.outChannels)
+        let outputScale = destination.output?.scale ?? 1
+        let attributes = try DNNLAttributes(eltwise: destination.eltwise,
+                                            outputScales: scales.map { source.scale * $0 / outputScale }, outputScalesMask: 1 << 1)
+        let p = try primitive(&desc, attributes: attributes, name: "\(node.name) conv forward int8\(destination.label)")
+        forwardPrimitive[i] = p
+        let x = try input(i, 0, as: p.query(dnnl_query_src_md), quantization: source)
+        let y = output(i, p.query(dnnl_query_dst_md))
+        storedQuantization[i] = destination.output
+        let weights = try int8Weights(i, plainShape: weightShape, layout: p.query(dnnl_query_weights_md))
+        var args: [(Int32, Argument)] = [(DNNL_ARG_SRC, .buffer(x)), (DNNL_ARG_WEIGHTS, weights), (DNNL_ARG_DST, .buffer(y))]
+        if a.bias { args.append((DNNL_ARG_BIAS, int8Bias(i, inputScale: source.scale, weightScales: scales))) }
+        addPrimitive(p, args, at: t)
+    }
+
+    func compileInt8Linear(_ i: Int, _ a: LinearAttributes) throws {
+        let node = graph.nodes[i]
+        let source = try int8Source(i, 0)
+        let destination = try int8Destination(i)
+        try requireSymmetric(i, [source, destination.output])
+        let src = fullShape(node.inputs[0])
+        var srcMD = try MemoryDescriptor.any(src, dtype: dataType(source))
+        var weightsMD = try MemoryDescriptor.any([a.outFeatures, src[1]], dtype: dnnl_s8)
+        var biasMD = a.bias ? try MemoryDescriptor.plain([a.outFeatures]) : dnnl_memory_desc_t()
+        var dstMD = try MemoryDescriptor.any(fullShape(i), dtype: dataType(destination.output))
+        var desc = dnnl_inner_product_desc_t()
+        try dnnlCheck(dnnl_inner_product_forward_desc_init(&desc, dnnl_forward_inference, &srcMD, &weightsMD, &biasMD, &dstMD),
+                      "describe int8 inner product")
+        let scales = try weightScales(i, count: a.outFeatures)
+        let outputScale = destination.output?.scale ?? 1
+        let attributes = try DNNLAttributes(eltwise: destination.eltwise,
+                                            outputScales: scales.map { source.scale * $0 / outputScale }, outputScalesMask: 1 << 1)
+        let p = try primitive(&desc, attributes: attributes, name: "\(node.name) linear forward int8\(destination.label)")
+        forwardPrimitive[i] = p
+        let x = try input(i, 0, as: p.query(dnnl_query_src_md), quantization: source)
+        let y = output(i, p.query(dnnl_query_dst_md))
+        storedQuantization[i] = destination.output
+        let weights = try int8Weights(i, plainShape: [a.outFeatures, src[1]], layout: p.query(dnnl_query_weights_md))
+        var args: [(Int32, Argument)] = [(DNNL_ARG_SRC, .buffer(x)), (DNNL_ARG_WEIGHTS, weights), (DNNL_ARG_DST, .buffer(y))]
+        if a.bias { args.append((DNNL_ARG_BIAS, int8Bias(i, inputScale: source.scale, weightScales: scales))) }
+        addPrimitive(p, args, at: forwardTime(i))
+    }
+
+    /// `y = s0/s · x0 + s1/s · x1` rounded into the output's 8 bits (ReLU after it when fused).
+    func compileInt8Add(_ i: Int) throws {
+        let node = graph.nodes[i]
+        let first = try int8Source(i, 0), second = try int8Source(i, 1)
+        let destination = try int8Destination(i)
+        try requireSymmetric(i, [first, second, destination.output])
+        let s0 = node.inputs[0]
+        let layout = storedQuantization[s0] != nil ? valueMD[s0] : try plainMD(s0)
+        var md0 = MemoryDescriptor.withDataType(layout, dataType(first))
+        var md1 = MemoryDescriptor.withDataType(layout, dataType(second))
+        let x0 = try input(i, 0, as: md0, quantization: first)
+        let x1 = try input(i, 1, as: md1, quantization: second)
+        var dstMD = MemoryDescriptor.withDataType(layout, dataType(destination.output))
+        var desc = dnnl_binary_desc_t()
+        try dnnlCheck(dnnl_binary_desc_init(&desc, dnnl_binary_add, &md0, &md1, &dstMD), "describe int8 add")
+        let outputScale = destination.output?.scale ?? 1
+        let attributes = try DNNLAttributes(eltwise: destination.eltwise,
+                                            argumentScales: [(DNNL_ARG_SRC_0, first.scale / outputScale),
+                                                             (DNNL_ARG_SRC_1, second.scale / outputScale)])
+        let p = try primitive(&desc, attributes: attributes, name: "\(node.name) add int8\(destination.label)")
+        let y = output(i, p.query(dnnl_query_dst_md))
+        storedQuantization[i] = destination.output
+        addPrimitive(p, [(DNNL_ARG_SRC_0, .buffer(x0)), (DNNL_ARG_SRC_1, .buffer(x1)), (DNNL_ARG_DST, .buffer(y))],
+                     at: forwardTime(i))
+    }
+
+    /// Max or average pooling on the input's 8-bit values; the output keeps the input's
+    /// quantisation (the average is rounded back into it).
+    func compileInt8Pooling(_ i: Int, _ a: Pool2dAttributes, algorithm: dnnl_alg_kind_t) throws {
+        let node = graph.nodes[i]
+        let s = node.inputs[0]
+        let source = storedQuantization[s]!
+        let src = fullShape(s), dst = fullShape(i)
+        var srcMD = valueMD[s]
+        var dstMD = try MemoryDescriptor.any(dst, dtype: dataType(source))
+        let geometry = PoolingGeometry(a, input: [src[2], src[3]], output: [dst[2], dst[3]])
+        var desc = dnnl_pooling_v2_desc_t()
+        try dnnlCheck(dnnl_pooling_v2_forward_desc_init(&desc, dnnl_forward_inference, algorithm, &srcMD, &dstMD,
+                                                        geometry.strides, geometry.kernel, geometry.dilation,
+                                                        geometry.paddingL, geometry.paddingR), "describe int8 pooling")
+        let p = try primitive(&desc, name: "\(node.name) \(node.op.kind) forward int8")
+        forwardPrimitive[i] = p
+        let x = try input(i, 0, as: srcMD, quantization: source)
+        let y = output(i, p.query(dnnl_query_dst_md))
+        storedQuantization[i] = source
+        addPrimitive(p, [(DNNL_ARG_SRC, .buffer(x)), (DNNL_ARG_DST, .buffer(y))], at: forwardTime(i))
+    }
+
+    /// Concatenation, channel shuffle, slice, flatten and dropout (identity in inference) on
+    /// plain 8-bit buffers, every input requantised to the node's output quantisation.
+    func compileInt8Movement(_ i: Int, _ output: ActivationQuantization) throws {
+        let node = graph.nodes[i]
+        try output.validate(node: node.name)
+        let dtype = dataType(output)
+        let sources = try node.inputs.indices.map { k in
+            try input(i, k, as: try MemoryDescriptor.plain(fullShape(node.inputs[k]), dtype: dtype), quantization: output)
+        }
+        let y = self.output(i, try MemoryDescriptor.plain(fullShape(i), dtype: dtype))
+        storedQuantization[i] = output
+        let batch = batchSize
+        let t = forwardTime(i)
+        switch node.op {
+        case .concat:
+            let blocks = node.inputs.map { shapes[$0].elementCount }
+            addSwift(at: t, touching: sources + [y]) { ex in
+                concatChannelBytes(output: ex.bytePointer(y), inputs: sources.map { UnsafePointer(ex.bytePointer($0)) },
+                                   blockSizes: blocks, batch: batch)
+            }
+        case let .channelShuffle(groups):
+            let s = shapes[i]
+            addSwift(at: t, touching: [sources[0], y]) { ex in
+                channelShuffleBytes(output: ex.bytePointer(y), input: ex.bytePointer(sources[0]), batch: batch,
+                                    channels: s[0], plane: s[1] * s[2], groups: groups)
+            }
+        case let .channelSlice(start, count):
+            let source = shapes[node.inputs[0]]
+            let plane = source.elementCount / source[0]
+            addSwift(at: t, touching: [sources[0], y]) { ex in
+                channelSliceBytes(output: ex.bytePointer(y), input: ex.bytePointer(sources[0]), batch: batch,
+                                  channels: source[0], plane: plane, start: start, count: count)
+            }
+        case .flatten, .dropout:
+            addSwift(at: t, touching: [sources[0], y]) { ex in
+                memcpy(ex.bytePointer(y), ex.bytePointer(sources[0]), ex.buffers[y].bytes)
+            }
+        case .input, .conv2d, .batchNorm, .relu, .relu6, .hardSwish, .sigmoid, .maxPool, .avgPool, .globalAvgPool,
+             .linear, .add, .softmax:
+            preconditionFailure("\(node.op.kind) is not a byte movement")
+        }
+    }
+}

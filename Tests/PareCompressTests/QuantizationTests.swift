@@ -1,0 +1,144 @@
+@testable import PareCompress
+import PareCore
+import XCTest
+
+/// Post-training quantisation: the passes (BN folding, weight quantisation, calibration
+/// methods) and the int8 executor against the model's own fake-quantised f32 simulation.
+final class QuantizationTests: XCTestCase {
+    // MARK: Graphs
+
+    /// A residual block with a downsampling shortcut, pooling, a depthwise conv with ReLU6,
+    /// a channel shuffle and slice, a concat, and a linear head: every int8 kernel.
+    static func residualNetwork(channels c: Int = 8, size: Int = 8) -> Graph {
+        func conv(_ out: Int, _ k: Int, stride: Int = 1, groups: Int = 1, bias: Bool = false) -> Op {
+            .conv2d(Conv2dAttributes(outChannels: out, kernelSize: [k, k], stride: [stride, stride], padding: Padding2d(k / 2),
+                                     groups: groups, bias: bias))
+        }
+        return Graph(nodes: [
+            Node(name: "input", op: .input(shape: [3, size, size]), inputs: []),                     // 0
+            Node(name: "conv1", op: conv(c, 3), inputs: [0]),                                          // 1
+            Node(name: "bn1", op: .batchNorm(BatchNormAttributes()), inputs: [1]),                     // 2
+            Node(name: "relu", op: .relu, inputs: [2]),                                                // 3
+            Node(name: "maxpool", op: .maxPool(Pool2dAttributes(kernelSize: [2, 2])), inputs: [3]),    // 4: c x s/2
+            Node(name: "layer1.conv1", op: conv(2 * c, 3, stride: 2), inputs: [4]),                    // 5: 2c x s/4
+            Node(name: "layer1.bn1", op: .batchNorm(BatchNormAttributes()), inputs: [5]),
+            Node(name: "layer1.relu", op: .relu, inputs: [6]),
+            Node(name: "layer1.conv2", op: conv(2 * c, 3), inputs: [7]),
+            Node(name: "layer1.bn2", op: .batchNorm(BatchNormAttributes()), inputs: [8]),
+            Node(name: "layer1.downsample.0", op: conv(2 * c, 1, stride: 2), inputs: [4]),            // 10
+            Node(name: "layer1.downsample.1", op: .batchNorm(BatchNormAttributes()), inputs: [10]),
+            Node(name: "layer1.add", op: .add, inputs: [9, 11]),                                       // 12
+            Node(name: "layer1.relu2", op: .relu, inputs: [12]),
+            Node(name: "dw", op: conv(2 * c, 3, groups: 2 * c, bias: true), inputs: [13]),             // 14
+            Node(name: "dw.relu6", op: .relu6, inputs: [14]),
+            Node(name: "shuffle", op: .channelShuffle(groups: 2), inputs: [15]),                      // 16
+            Node(name: "slice", op: .channelSlice(start: 0, count: c), inputs: [16]),                  // 17
+            Node(name: "cat", op: .concat, inputs: [17, 13]),                                          // 18: 3c
+            Node(name: "avgpool", op: .avgPool(Pool2dAttributes(kernelSize: [2, 2])), inputs: [18]),  // 19
+            Node(name: "gap", op: .globalAvgPool, inputs: [19]),
+            Node(name: "flatten", op: .flatten, inputs: [20]),
+            Node(name: "fc", op: .linear(LinearAttributes(outFeatures: 5)), inputs: [21]),             // 22
+        ], outputs: [22])
+    }
+
+    static func batches(_ count: Int, batch: Int, shape: [Int], seed: UInt64) -> [Tensor] {
+        var generator = SeededGenerator(seed: seed)
+        return (0..<count).map { _ in Tensor.randomUniform(Shape([batch] + shape), low: -1.5, high: 2, generator: &generator) }
+    }
+
+    // MARK: Arithmetic
+
+    func testActivationQuantizationRoundsHalfToEvenAndClamps() {
+        let q = ActivationQuantization(scale: 0.5, zeroPoint: 0, dtype: .i8)
+        XCTAssertEqual(q.quantize(0.25), 0)    // 0.5 -> 0 (even)
+        XCTAssertEqual(q.quantize(0.75), 2)    // 1.5 -> 2
+        XCTAssertEqual(q.quantize(-0.75), -2)
+        XCTAssertEqual(q.quantize(1000), 127)
+        XCTAssertEqual(q.quantize(-1000), -128)
+        XCTAssertEqual(q.quantize(.nan), 0)
+        let u = ActivationQuantization(scale: 0.1, zeroPoint: 10, dtype: .u8)
+        XCTAssertEqual(u.quantize(-5), 0)
+        XCTAssertEqual(u.quantize(1.0), 20)
+        XCTAssertEqual(u.dequantize(20), 1.0, accuracy: 1e-6)
+        XCTAssertEqual(u.fakeQuantize(1.04), 1.0, accuracy: 1e-6)
+        let symmetric = ActivationQuantization.symmetric(bound: 2.54, unsigned: false)
+        XCTAssertEqual(symmetric.scale, 0.02, accuracy: 1e-7)
+        XCTAssertEqual(symmetric.dtype, .i8)
+        XCTAssertEqual(ActivationQuantization.symmetric(bound: 2.55, unsigned: true).scale, 0.01, accuracy: 1e-7)
+    }
+
+    func testWeightQuantizationIsPerOutputChannelAndSymmetric() throws {
+        let weight = try Tensor(shape: [2, 3], values: [0.5, -1.0, 0.25, 0, 0, 0])
+        let (q, scales) = WeightQuantization(bits: 8).quantize(weight)
+        XCTAssertEqual(q.dtype, .i8)
+        XCTAssertEqual(scales.scalars[0], 1.0 / 127, accuracy: 1e-9)
+        XCTAssertEqual(scales.scalars[1], 1)  // an all-zero channel keeps a valid scale
+        let values = Array(UnsafeBufferPointer(start: q.storage.pointer.assumingMemoryBound(to: Int8.self), count: 6))
+        XCTAssertEqual(values, [64, -127, 32, 0, 0, 0])  // 63.5 -> 64 (even), 31.75 -> 32
+        let (q7, scales7) = WeightQuantization(bits: 7).quantize(weight)
+        XCTAssertEqual(scales7.scalars[0], 1.0 / 63, accuracy: 1e-9)
+        XCTAssertEqual(q7.storage.pointer.assumingMemoryBound(to: Int8.self)[1], -63)
+    }
+
+    // MARK: Batch-norm folding
+
+    func testBatchNormFoldingKeepsTheFunctionAndDropsTheNorms() throws {
+        let graph = try randomized(Self.residualNetwork(), seed: 3)
+        let (folded, folds) = try BatchNormFolding.fold(graph)
+        XCTAssertEqual(folds.map(\.batchNorm), ["bn1", "layer1.bn1", "layer1.bn2", "layer1.downsample.1"])
+        XCTAssertFalse(folded.nodes.contains { if case .batchNorm = $0.op { return true } else { return false } })
+        let input = Self.batches(1, batch: 2, shape: [3, 8, 8], seed: 4)[0]
+        let expected = try ReferenceGraphRunner<Double>(graph: graph, batchSize: 2, mode: .inference)
+            .forward([input.scalars.map(Double.init)])[0]
+        let got = try ReferenceGraphRunner<Double>(graph: folded, batchSize: 2, mode: .inference)
+            .forward([input.scalars.map(Double.init)])[0]
+        XCTAssertEqual(got.count, expected.count)
+        let worst = zip(got, expected).map { abs($0 - $1) }.max()!
+        XCTAssertLessThan(worst, 1e-5, "worst element differs by \(worst)")
+    }
+
+    // MARK: The int8 executor against the fake-quantised simulation
+
+    func testInt8ExecutorMatchesItsFakeQuantizedSimulation() throws {
+        let graph = try randomized(Self.residualNetwork(), seed: 11)
+        let calibration = Self.batches(4, batch: 4, shape: [3, 8, 8], seed: 12)
+        var (quantized, report) = try PostTrainingQuantizer().quantize(graph, calibration: calibration)
+        // The residual block's output (an int8 tensor) is a second output: it must agree with
+        // the simulation to one quantisation step.
+        let blockOutput = quantized.nodes.firstIndex { $0.name == "layer1.relu2" }!
+        quantized.outputs.append(blockOutput)
+        XCTAssertEqual(report.int8Layers, 6)
+        XCTAssertTrue(report.floatLayers.isEmpty)
+        let batch = 3
+        let input = Self.batches(1, batch: batch, shape: [3, 8, 8], seed: 13)[0]
+        let executor = try DNNLExecutor(graph: quantized, batchSize: batch, mode: .inference)
+        let outputs = try executor.forward([input])
+        let got = outputs[0].scalars
+        let simulation = try ReferenceGraphRunner<Float>(graph: quantized, batchSize: batch, mode: .inference)
+            .forward([input.scalars])
+        let simulated = simulation[0]
+        let step = quantized.nodes[blockOutput].quantization!.output!.scale
+        let blockGot = outputs[1].scalars, blockSimulated = simulation[1]
+        XCTAssertEqual(blockGot.count, blockSimulated.count)
+        let steps = zip(blockGot, blockSimulated).map { abs($0 - $1) / step }
+        XCTAssertLessThanOrEqual(steps.max()!, 1.001, "worst element of layer1.relu2 is \(steps.max()!) steps off")
+        XCTAssertGreaterThan(Double(steps.filter { $0 < 0.001 }.count) / Double(steps.count), 0.99)
+        XCTAssertEqual(got.count, simulated.count)
+        let plan = executor.planDescription
+        for kernel in ["conv1 conv forward int8 + relu", "dw conv forward int8 + relu6", "layer1.add add int8 + relu",
+                       "maxpool maxPool forward int8", "avgpool avgPool forward int8", "gap globalAvgPool forward int8",
+                       "fc linear forward int8"] {
+            XCTAssertTrue(plan.contains(kernel), "no '\(kernel)' in the plan:\n\(plan)")
+        }
+        XCTAssertFalse(plan.contains("batchnorm"), plan)
+        // The logits are f32 from the int8 linear layer: only the rounding of the average
+        // pools' int8 results may differ.
+        let range = simulated.map(abs).max()!
+        let worst = zip(got, simulated).map { abs($0 - $1) }.max()!
+        XCTAssertLessThan(worst, 0.01 * range, "worst logit differs by \(worst) (range \(range))\n\(plan)")
+        // And the int8 model stays close to the f32 one.
+        let reference = try DNNLExecutor(graph: graph, batchSize: batch, mode: .inference).forward([input])[0].scalars
+        let drift = zip(got, reference).map { abs($0 - $1) }.max()!
+        XCTAssertLessThan(drift, 0.1 * range, "int8 differs from f32 by \(drift) (range \(range))")
+    }
+}
