@@ -22,7 +22,8 @@ public struct LatencyBenchmark {
         public var minMilliseconds: Double
         /// Images per second at the median latency.
         public var imagesPerSecond: Double
-        /// What ran: "oneDNN <version> fp32" and the convolution implementations used.
+        /// What ran: "oneDNN <version> fp32" (or "int8"), the CPU's ISA and the convolution
+        /// implementations used.
         public var kernels: String
         public var arenaBytes: Int
         /// With profiling: median milliseconds per executor step, slowest first.
@@ -73,7 +74,9 @@ public struct LatencyBenchmark {
                       inputShape: shapes[graph.inputIndices[0]].prepending(settings.batch).dimensions,
                       medianMilliseconds: med, p90Milliseconds: p90, minMilliseconds: sorted[0],
                       imagesPerSecond: Double(settings.batch) / (med * 1e-3),
-                      kernels: "oneDNN \(DNNLEngine.version) fp32; convolutions: " + executor.convolutionImplementations,
+                      kernels: "oneDNN \(DNNLEngine.version) "
+                        + (graph.nodes.contains { $0.quantization != nil } ? "int8 (u8/s8 x s8)" : "fp32")
+                        + "; ISA \(CPUFeatures.current().isa); convolutions: " + executor.convolutionImplementations,
                       arenaBytes: executor.arenaBytes, steps: steps, plan: executor.planDescription)
     }
 }

@@ -5,10 +5,11 @@ extension ModelSummary {
     /// one row per layer (`name (op)`, output shape with the batch as -1, parameters, MACs),
     /// then parameters, torchsummary's sizes, MACs, FLOPs, thop's total and what each counts.
     public func table() -> String {
-        let header = ["Layer (type)", "Output Shape", "Param #", "MACs"]
+        let quantized = isQuantized
+        let header = ["Layer (type)", "Output Shape", "Param #", "MACs"] + (quantized ? ["Precision"] : [])
         let rows = layers.map { layer in
             ["\(layer.name) (\(layer.op))", "[" + ([-1] + layer.outputShape).map(String.init).joined(separator: ", ") + "]",
-             groupedDigits(layer.parameters), groupedDigits(layer.operations.macs)]
+             groupedDigits(layer.parameters), groupedDigits(layer.operations.macs)] + (quantized ? [layer.precision] : [])
         }
         var widths = header.map(\.count)
         for row in rows {

@@ -35,7 +35,14 @@ public struct ModelSummary: Encodable, Sendable, Equatable {
         public var buffers: Int
         /// Work of the node for the whole batch.
         public var operations: OperationCount
+        /// How the node is stored and run: "f32", or in an int8 model "int8" with the weight
+        /// bits and the output's type ("int8 w7 -> u8"; "-> f32" for logits written in f32,
+        /// "fused" for an output computed inside the previous node's primitive).
+        public var precision: String
     }
+
+    /// Whether any node is quantised (an int8 model).
+    public var isQuantized: Bool { layers.contains { $0.precision != "f32" } }
 
     /// The batch the sizes and operation counts are for.
     public var batch: Int
@@ -92,7 +99,8 @@ public struct ModelSummary: Encodable, Sendable, Equatable {
         var parameterCounts = [Int](repeating: 0, count: graph.nodes.count)
         var bufferCounts = [Int](repeating: 0, count: graph.nodes.count)
         for (_, node, spec) in try graph.parameterSpecs() {
-            if spec.role.isTrainable {
+            // An int8 model's 8-bit weights are still its parameters; their scales are buffers.
+            if spec.role.isTrainable || spec.role == .quantizedWeight {
                 parameterCounts[node] += spec.shape.elementCount
             } else {
                 bufferCounts[node] += spec.shape.elementCount
@@ -113,7 +121,7 @@ public struct ModelSummary: Encodable, Sendable, Equatable {
             let operations = OperationCount(macs: perSample.macs * batch, thop: perSample.thop * batch)
             layers.append(Layer(name: node.name, op: node.op.kind, outputShape: shapes[index].dimensions,
                                 parameters: parameterCounts[index], buffers: bufferCounts[index],
-                                operations: operations))
+                                operations: operations, precision: ModelSummary.precision(of: node)))
             if ModelSummary.hasOwnActivation(node.op) { outputElements += shapes[index].elementCount }
             total.macs += operations.macs
             total.thop += operations.thop
@@ -148,6 +156,14 @@ public struct ModelSummary: Encodable, Sendable, Equatable {
              .add, .concat, .channelShuffle, .dropout, .softmax:
             return true
         }
+    }
+
+    static func precision(of node: Node) -> String {
+        guard let q = node.quantization else { return "f32" }
+        var text = "int8"
+        if let weights = q.weights { text += " w\(weights.bits)" }
+        if let output = q.output { text += " -> \(output.dtype.rawValue)" } else { text += q.weights != nil ? " -> f32/fused" : " (fused)" }
+        return text
     }
 
     /// torchsummary's megabytes: 4-byte elements, 2^20 bytes per MB.

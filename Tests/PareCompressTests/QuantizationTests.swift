@@ -1,3 +1,4 @@
+import Foundation
 @testable import PareCompress
 import PareCore
 import XCTest
@@ -140,5 +141,61 @@ final class QuantizationTests: XCTestCase {
         let reference = try DNNLExecutor(graph: graph, batchSize: batch, mode: .inference).forward([input])[0].scalars
         let drift = zip(got, reference).map { abs($0 - $1) }.max()!
         XCTAssertLessThan(drift, 0.1 * range, "int8 differs from f32 by \(drift) (range \(range))")
+    }
+}
+
+/// Each calibration method on hand-made histograms of magnitudes.
+final class CalibrationThresholdTests: XCTestCase {
+    /// 2048 bins over [0, 20.48): a half-normal bulk in the first ~300 bins and one outlier
+    /// in the last bin.
+    func bulkWithOutlier() -> ActivationHistogram {
+        var bins = [Double](repeating: 0, count: 2048)
+        for k in 0..<400 { bins[k] = 10_000 * exp(-Double(k * k) / (2 * 100 * 100)) }
+        bins[2047] = 1
+        return ActivationHistogram(bins: bins, bound: 20.48, minimum: -20.47, maximum: 20.47)
+    }
+
+    func uniform() -> ActivationHistogram {
+        ActivationHistogram(bins: [Double](repeating: 100, count: 2048), bound: 20.48, minimum: -20.48, maximum: 20.48)
+    }
+
+    func testMinMaxIsTheLargestMagnitude() {
+        let h = ActivationHistogram(bins: [1, 1], bound: 3, minimum: -3, maximum: 2)
+        XCTAssertEqual(CalibrationThreshold.bound(of: h, method: .minMax, unsigned: false), 3)
+        XCTAssertEqual(CalibrationThreshold.bound(of: h, method: .minMax, unsigned: true), 2)
+    }
+
+    func testPercentileCutsAtTheCumulativeShare() {
+        let h = ActivationHistogram(bins: [Double](repeating: 1, count: 100), bound: 100, minimum: 0, maximum: 100)
+        XCTAssertEqual(CalibrationThreshold.bound(of: h, method: .percentile(90), unsigned: true), 90, accuracy: 1e-4)
+        XCTAssertEqual(CalibrationThreshold.bound(of: h, method: .percentile(100), unsigned: true), 100, accuracy: 1e-4)
+        let outlier = bulkWithOutlier()
+        let p = CalibrationThreshold.bound(of: outlier, method: .percentile(99.99), unsigned: false)
+        XCTAssertLessThan(p, 5, "the outlier is far less than 0.01% of the values")
+    }
+
+    func testEntropyClipsASparseTailButNotAUniformRange() {
+        let clipped = CalibrationThreshold.bound(of: bulkWithOutlier(), method: .entropy, unsigned: false)
+        XCTAssertGreaterThan(clipped, 2, "the bulk (sigma 1.0) must stay inside the range")
+        XCTAssertLessThan(clipped, 6, "one outlier at 20.47 should be clipped")
+        let full = CalibrationThreshold.bound(of: uniform(), method: .entropy, unsigned: false)
+        XCTAssertGreaterThan(full, 0.95 * 20.48, "a uniform histogram loses information when clipped")
+    }
+
+    func testMeanSquaredErrorBalancesClippingAndRounding() {
+        let clipped = CalibrationThreshold.bound(of: bulkWithOutlier(), method: .mse, unsigned: false)
+        XCTAssertGreaterThan(clipped, 2)
+        XCTAssertLessThan(clipped, 10)
+        let full = CalibrationThreshold.bound(of: uniform(), method: .mse, unsigned: false)
+        XCTAssertGreaterThan(full, 0.95 * 20.48)
+    }
+
+    func testMethodsParse() throws {
+        XCTAssertEqual(try CalibrationMethod(parsing: "minmax"), .minMax)
+        XCTAssertEqual(try CalibrationMethod(parsing: "percentile=99.99"), .percentile(99.99))
+        XCTAssertEqual(try CalibrationMethod(parsing: "entropy"), .entropy)
+        XCTAssertEqual(try CalibrationMethod(parsing: "mse"), .mse)
+        XCTAssertThrowsError(try CalibrationMethod(parsing: "percentile=0"))
+        XCTAssertThrowsError(try CalibrationMethod(parsing: "median"))
     }
 }

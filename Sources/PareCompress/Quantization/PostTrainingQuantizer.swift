@@ -271,7 +271,9 @@ public struct PostTrainingQuantizer {
                 result.parameters[name] = weights
                 result.parameters[node.parameterName("weight_scale")] = scales
             }
-            let annotated = nodeQuantization.output != nil || nodeQuantization.weights != nil
+            // Every int8 node is annotated (an add whose ReLU is fused has nothing else to say);
+            // an f32 node only when an int8 consumer reads its output quantised.
+            let annotated = plan.int8[i] || nodeQuantization.output != nil
             result.nodes[i].quantization = annotated ? nodeQuantization : nil
             layers.append(QuantizedLayer(
                 name: node.name, kind: node.op.kind, precision: plan.int8[i] ? "int8" : "f32", note: plan.notes[i],

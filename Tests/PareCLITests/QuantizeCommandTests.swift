@@ -1,0 +1,97 @@
+import Foundation
+import PareCore
+import PareIO
+import XCTest
+
+/// `pare quantize` end to end: an int8 file with I8 weights about a quarter of the f32 one,
+/// that reloads, evaluates, benchmarks on int8 kernels and summarises with each layer's
+/// precision; and the errors for bad input.
+final class QuantizeCommandTests: XCTestCase {
+    var scratch: URL!
+
+    override func setUpWithError() throws {
+        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("pare-quantize-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() {
+        try? FileManager.default.removeItem(at: scratch)
+    }
+
+    private func path(_ name: String) -> String { scratch.appendingPathComponent(name).path }
+
+    func testQuantizeEvaluateBenchAndSummarise() throws {
+        let data = try writeQuadrantMNIST(in: scratch.appendingPathComponent("data"), train: 256, test: 64)
+        var (status, output) = try runPare(["train", "smallcnn", "--data", data, "--epochs", "3", "--batch", "32", "--optimizer", "adam",
+                                            "--lr", "0.002", "--threads", "1", "--out", path("t")])
+        XCTAssertEqual(status, 0, output)
+        (status, output) = try runPare(["quantize", path("t/best.safetensors"), "--calibration-batches", "4", "--batch", "16",
+                                        "--method", "percentile=99.99", "--eval", "--out", path("q/m-int8.safetensors"), "--json"])
+        XCTAssertEqual(status, 0, output)
+        let report = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any], output)
+        let quantization = try XCTUnwrap(report["quantization"] as? [String: Any])
+        XCTAssertEqual(quantization["method"] as? String, "percentile=99.99")
+        XCTAssertEqual(quantization["calibrationSamples"] as? Int, 64)
+        let ratio = try XCTUnwrap(report["fileRatio"] as? Double)
+        XCTAssertLessThan(ratio, 0.3, output)
+        let before = try XCTUnwrap(report["testAccuracyBefore"] as? Double), after = try XCTUnwrap(report["testAccuracyAfter"] as? Double)
+        XCTAssertGreaterThan(before, 0.8, output)
+        XCTAssertLessThan(abs(after - before), 0.05, output)
+
+        // The file: I8 weights with their scales, and int8 nodes.
+        let file = try SafetensorsFile.read(from: scratch.appendingPathComponent("q/m-int8.safetensors"))
+        let weights = file.tensors.filter { $0.key.hasSuffix(".weight") && $0.value.dtype == .i8 }
+        XCTAssertEqual(weights.count, 4, "conv1, conv2, fc1, fc2 in int8: \(file.tensors.keys.sorted())")
+        XCTAssertNotNil(file.tensors["conv1.weight_scale"])
+        let graph = try ModelFile.load(from: scratch.appendingPathComponent("q/m-int8.safetensors"))
+        XCTAssertTrue(graph.nodes.contains { $0.quantization?.weights != nil })
+
+        // Eval reads the normalisation from the checkpoint metadata the int8 file keeps.
+        (status, output) = try runPare(["eval", path("q/m-int8.safetensors"), "--json"])
+        XCTAssertEqual(status, 0, output)
+        let evaluation = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any], output)
+        let top1 = try XCTUnwrap((evaluation["result"] as? [String: Any])?["top1"] as? Double)
+        XCTAssertEqual(top1, after, accuracy: 1e-9)
+
+        (status, output) = try runPare(["bench", path("q/m-int8.safetensors"), "--runs", "3", "--warmup", "1"])
+        XCTAssertEqual(status, 0, output)
+        XCTAssertTrue(output.contains("int8 (u8/s8 x s8)") && output.contains("jit_uni_int8"), output)
+
+        (status, output) = try runPare(["summary", path("q/m-int8.safetensors")])
+        XCTAssertEqual(status, 0, output)
+        XCTAssertTrue(output.contains("Precision") && output.contains("int8 w"), output)
+        XCTAssertTrue(output.contains("Native file (.safetensors)"), output)
+
+        // Quantising an int8 model again is refused, naming a node.
+        (status, output) = try runPare(["quantize", path("q/m-int8.safetensors"), "--out", path("q/twice.safetensors")])
+        XCTAssertNotEqual(status, 0)
+        XCTAssertTrue(output.contains("already quantised"), output)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("q/twice.safetensors")))
+    }
+
+    func testBadInputIsNamed() throws {
+        let data = try writeQuadrantMNIST(in: scratch.appendingPathComponent("data"), train: 64, test: 16)
+        var (status, output) = try runPare(["train", "smallcnn", "--data", data, "--epochs", "1", "--batch", "32", "--out", path("t")])
+        XCTAssertEqual(status, 0, output)
+        let model = path("t/best.safetensors")
+        (status, output) = try runPare(["quantize", model, "--method", "median", "--out", path("x.safetensors")])
+        XCTAssertNotEqual(status, 0)
+        XCTAssertTrue(output.contains("calibration method 'median'"), output)
+        (status, output) = try runPare(["quantize", model, "--keep-fp32", "conv9", "--out", path("x.safetensors")])
+        XCTAssertNotEqual(status, 0)
+        XCTAssertTrue(output.contains("no node named 'conv9'"), output)
+        (status, output) = try runPare(["quantize", model, "--data", "cifar10:" + path("nowhere"), "--out", path("x.safetensors")])
+        XCTAssertNotEqual(status, 0)
+        (status, output) = try runPare(["quantize", path("missing.safetensors"), "--out", path("x.safetensors")])
+        XCTAssertNotEqual(status, 0)
+        XCTAssertTrue(output.contains("no such model file"), output)
+        // Keeping layers in f32 is honoured and listed.
+        (status, output) = try runPare(["quantize", model, "--keep-fp32", "conv1,fc2", "--calibration-batches", "2",
+                                        "--out", path("k.safetensors")])
+        XCTAssertEqual(status, 0, output)
+        XCTAssertTrue(output.contains("conv1 (conv2d): kept in f32 (asked)"), output)
+        let graph = try ModelFile.load(from: scratch.appendingPathComponent("k.safetensors"))
+        XCTAssertEqual(graph.parameters["conv1.weight"]?.dtype, .f32)
+        XCTAssertEqual(graph.parameters["conv2.weight"]?.dtype, .i8)
+    }
+}
