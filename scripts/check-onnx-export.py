@@ -26,7 +26,7 @@ import onnx
 import onnxruntime as ort
 
 RELATIVE_TOLERANCE = 1e-4
-DTYPES = {"F32": np.float32, "F64": np.float64, "I64": np.int64, "I32": np.int32}
+DTYPES = {"F32": np.float32, "F64": np.float64, "I64": np.int64, "I32": np.int32, "I8": np.int8, "U8": np.uint8}
 
 
 def read_safetensors(path):

@@ -34,7 +34,7 @@ extension Pare {
                   pare quantize m.safetensors --data fashion-mnist --method entropy --keep-fp32 conv1,fc --out q.safetensors
                 """)
 
-        @Argument(help: "Model or checkpoint .safetensors file (f32).") var model: String
+        @Argument(help: "Model or checkpoint .safetensors file (f32); a zoo name with --synthetic.") var model: String
         @Option(help: "Calibration data: \(DatasetSpec.acceptedForms.joined(separator: ", ")) (default: the checkpoint's).")
         var data: String?
         @Option(help: "Calibration batches, drawn from the training split.") var calibrationBatches = 16
@@ -49,6 +49,9 @@ extension Pare {
         @Option(help: "Seed of the calibration sample.") var seed: UInt64 = 0
         @Option(help: "Threads.") var threads = 2
         @Flag(help: "Also evaluate the f32 and the int8 model on the test split.") var eval = false
+        @Flag(help: ArgumentHelp("Calibrate on seeded random images instead of data (for latency measurements: the accuracy of such a model means nothing).",
+                                 discussion: "MODEL may then be a zoo name (random weights, --seed)."))
+        var synthetic = false
         @OptionGroup var folderOptions: ImageFolderOptions
         @Option(help: ArgumentHelp("The int8 model file to write.", valueName: "file.safetensors")) var out: String
         @Flag(help: "Print JSON instead of text.") var json = false
@@ -58,6 +61,7 @@ extension Pare {
                 throw ValidationError("--calibration-batches, --batch and --threads must be positive")
             }
             if let weightBits, weightBits != 7 && weightBits != 8 { throw ValidationError("--weight-bits must be 7 or 8") }
+            if synthetic && (eval || data != nil) { throw ValidationError("--synthetic calibrates without data: drop --data and --eval") }
         }
 
         struct Report: Encodable {
@@ -75,7 +79,10 @@ extension Pare {
 
         func run() throws {
             let url = URL(fileURLWithPath: model)
-            guard FileManager.default.fileExists(atPath: url.path) else { throw CommandError("no such model file: \(model)") }
+            let reference = ModelReference(text: model)
+            if !(synthetic && !reference.isFile) {
+                guard FileManager.default.fileExists(atPath: url.path) else { throw CommandError("no such model file: \(model)") }
+            }
             let outURL = URL(fileURLWithPath: out)
             // Before the slow part: a missing output folder is made, an unwritable one named.
             do {
@@ -83,6 +90,7 @@ extension Pare {
             } catch {
                 throw CommandError("cannot create the folder of --out \(out): \(error.localizedDescription)")
             }
+            if synthetic { return try runSynthetic(reference, outURL: outURL) }
             let (graph, checkpoint, _) = try TrainingCheckpoint.read(from: url)
             if let node = graph.nodes.first(where: { $0.quantization != nil }) {
                 throw CommandError("\(model) is already quantised (node '\(node.name)' is int8); quantise the f32 model it came from")
@@ -119,21 +127,7 @@ extension Pare {
             while batches.count < calibrationBatches, let next = try epoch.next() { batches.append(next.images) }
             let features = CPUFeatures.current()
             let bits = weightBits ?? features.int8WeightBits
-            let settings = QuantizationSettings(method: try CalibrationMethod(parsing: method), weightBits: bits,
-                                                keepFloat: keepFloat.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } } ?? [],
-                                                threads: threads)
-            let terminal = isatty(STDERR_FILENO) != 0 && !json
-            let quantized: Graph, report: QuantizationReport
-            do {
-                (quantized, report) = try PostTrainingQuantizer(settings: settings).quantize(graph, calibration: batches) { pass, k, passes in
-                    if terminal {
-                        FileHandle.standardError.write(Data("\rcalibrating: pass \(pass)/\(passes), batch \(k + 1)/\(batches.count)".utf8))
-                    }
-                }
-            } catch let error as QuantizationError {
-                throw CommandError("\(error)")
-            }
-            if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            let (quantized, report) = try quantize(graph, batches: batches, bits: bits)
             var result = quantized
             result.metadata["quantize"] = CommandLine.arguments.dropFirst().joined(separator: " ")
             if let checkpoint {
@@ -179,6 +173,59 @@ extension Pare {
                 print(String(format: "test accuracy: f32 %.2f%%, int8 %.2f%% (%+.2f points)", accuracyBefore * 100,
                              accuracyAfter * 100, (accuracyAfter - accuracyBefore) * 100))
             }
+        }
+
+        /// Post-training quantisation with the command's settings, showing progress.
+        func quantize(_ graph: Graph, batches: [Tensor], bits: Int) throws -> (Graph, QuantizationReport) {
+            let settings = QuantizationSettings(method: try CalibrationMethod(parsing: method), weightBits: bits,
+                                                keepFloat: keepFloat.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } } ?? [],
+                                                threads: threads)
+            let terminal = isatty(STDERR_FILENO) != 0 && !json
+            defer { if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) } }
+            do {
+                return try PostTrainingQuantizer(settings: settings).quantize(graph, calibration: batches) { pass, k, passes in
+                    if terminal {
+                        FileHandle.standardError.write(Data("\rcalibrating: pass \(pass)/\(passes), batch \(k + 1)/\(batches.count)".utf8))
+                    }
+                }
+            } catch let error as QuantizationError {
+                throw CommandError("\(error)")
+            }
+        }
+
+        /// `--synthetic`: seeded N(0, 1) images of the model's input shape.
+        func runSynthetic(_ reference: ModelReference, outURL: URL) throws {
+            let graph = try reference.graph(input: nil, classes: nil, withParameters: true, seed: seed)
+            let inputs = graph.inputIndices
+            guard inputs.count == 1, case let .input(shape) = graph.nodes[inputs[0]].op else {
+                throw CommandError("\(model) has \(inputs.count) inputs; calibration feeds one")
+            }
+            var generator = SeededGenerator(seed: seed &+ 1)
+            let batches = (0..<calibrationBatches).map { _ in
+                Tensor.randomNormal(Shape([batch] + shape.dimensions), std: 1, generator: &generator)
+            }
+            let features = CPUFeatures.current()
+            let bits = weightBits ?? features.int8WeightBits
+            var (result, report) = try quantize(graph, batches: batches, bits: bits)
+            result.metadata["quantize"] = CommandLine.arguments.dropFirst().joined(separator: " ")
+            if result.metadata["model"] == nil { result.metadata["model"] = model }
+            try ModelFile.save(result, to: outURL)
+            let before = try ModelFile.encodedByteCount(graph)
+            let after = (try FileManager.default.attributesOfItem(atPath: outURL.path)[.size] as? Int) ?? 0
+            if json {
+                let output = Report(model: model, out: out, data: "synthetic", isa: features.isa, quantization: report,
+                                    fileBytesBefore: before, fileBytesAfter: after, fileRatio: Double(after) / Double(max(before, 1)),
+                                    testAccuracyBefore: nil, testAccuracyAfter: nil)
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+                print(String(decoding: try encoder.encode(output), as: UTF8.self))
+                return
+            }
+            print("\(model) -> \(out): int8 calibrated on \(report.calibrationSamples) synthetic images (latency only), "
+                  + "\(report.int8Layers) int8 layers, \(bits)-bit weights (\(features.isa))")
+            for layer in report.floatLayers { print("  kept in f32: \(layer.name) (\(layer.kind)): \(layer.note ?? "")") }
+            print(String(format: "file: %@ -> %@ bytes (%.3f of the f32 file)", groupedDigits(before), groupedDigits(after),
+                         Double(after) / Double(max(before, 1))))
         }
     }
 }

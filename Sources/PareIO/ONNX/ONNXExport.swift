@@ -158,7 +158,79 @@ private struct GraphProtoBuilder {
 
     // MARK: Nodes
 
+    /// Node `index` in ONNX. In an int8 model (QDQ form, as onnxruntime's own quantiser
+    /// writes it): 8-bit weights enter through a per-channel `DequantizeLinear`, and an output
+    /// with an activation quantisation leaves through `QuantizeLinear` → `DequantizeLinear`
+    /// with its scale and zero point, so the f32 ops between compute what Pare's int8 model
+    /// computes (its fake-quantised simulation).
     private mutating func translate(_ node: Node, index: Int) {
+        let quantizedOutput = node.quantization?.output
+        if case .input = node.op {
+            if let q = quantizedOutput {
+                values[index] = quantizeDequantize(values[index], q, name: node.name.isEmpty ? values[index] : node.name,
+                                                   output: uniqueName("\(values[index])_dequantized"))
+            }
+            return
+        }
+        let final = values[index]
+        // The op writes a temporary name when its output is re-quantised after it.
+        if quantizedOutput != nil { values[index] = uniqueName("\(final)_prequant") }
+        translateOp(node, index: index)
+        if let q = quantizedOutput {
+            _ = quantizeDequantize(values[index], q, name: node.name, output: final)
+            values[index] = final
+        }
+    }
+
+    /// `QuantizeLinear(x)` → `DequantizeLinear` into `output`.
+    private mutating func quantizeDequantize(_ x: String, _ q: ActivationQuantization, name: String, output: String) -> String {
+        let scale = constant(uniqueName("\(name).output_scale"), Tensor(repeating: q.scale, shape: []))
+        let zero = Tensor(zeros: [], dtype: q.dtype)
+        if q.dtype == .u8 {
+            zero.storage.pointer.assumingMemoryBound(to: UInt8.self).pointee = UInt8(q.zeroPoint)
+        } else {
+            zero.storage.pointer.assumingMemoryBound(to: Int8.self).pointee = Int8(q.zeroPoint)
+        }
+        let zeroPoint = constant(uniqueName("\(name).output_zero_point"), zero)
+        let quantized = uniqueName("\(name).quantized")
+        addNode("QuantizeLinear", name: "\(name).quantize", inputs: [x, scale, zeroPoint], output: quantized)
+        addNode("DequantizeLinear", name: "\(name).dequantize", inputs: [quantized, scale, zeroPoint], output: output)
+        return output
+    }
+
+    /// The weight input of a convolution or linear layer: the initializer, or for 8-bit
+    /// weights their per-output-channel `DequantizeLinear` (axis 0, zero points 0).
+    private mutating func weight(_ node: Node) -> String {
+        guard let weights = node.quantization?.weights else { return parameter(node, "weight") }
+        let scales = graph.parameters[node.parameterName("weight_scale")]!
+        let channels = scales.elementCount
+        // 7-bit weights of a layer with signed input are stored doubled (even values up to
+        // ±126, half the scale) for oneDNN, which halves them on CPUs without VNNI. Other
+        // runtimes multiply them as they are and can saturate AVX2's 16-bit pair sums: write
+        // the same real weights as 7-bit levels (exact: the values are even).
+        let stored = graph.parameters[node.parameterName("weight")]!
+        let values = UnsafeBufferPointer(start: stored.storage.pointer.assumingMemoryBound(to: Int8.self), count: stored.elementCount)
+        let q: String, scale: String
+        if weights.bits == 7, values.contains(where: { abs(Int($0)) > 63 }), values.allSatisfy({ $0 % 2 == 0 }) {
+            let halved = Tensor(zeros: stored.shape, dtype: .i8)
+            let h = halved.storage.pointer.assumingMemoryBound(to: Int8.self)
+            for k in values.indices { h[k] = values[k] / 2 }
+            let doubledScales = Tensor(zeros: scales.shape)
+            for k in 0..<channels { doubledScales.floats[k] = scales.floats[k] * 2 }
+            q = constant(uniqueName("\(node.parameterName("weight"))_7bit"), halved)
+            scale = constant(uniqueName("\(node.parameterName("weight_scale"))_7bit"), doubledScales)
+        } else {
+            q = parameter(node, "weight")
+            scale = parameter(node, "weight_scale")
+        }
+        let zeroPoint = constant(uniqueName("\(node.parameterName("weight_zero_point"))"), Tensor(zeros: [channels], dtype: .i8))
+        let output = uniqueName("\(node.parameterName("weight"))_dequantized")
+        addNode("DequantizeLinear", name: "\(node.name).weight.dequantize", inputs: [q, scale, zeroPoint], output: output,
+                attributes: [.int("axis", 0)])
+        return output
+    }
+
+    private mutating func translateOp(_ node: Node, index: Int) {
         let x = node.inputs.map { values[$0] }
         let y = values[index]
         let name = node.name
@@ -166,7 +238,7 @@ private struct GraphProtoBuilder {
         case .input:
             break
         case let .conv2d(a):
-            var inputs = x + [parameter(node, "weight")]
+            var inputs = x + [weight(node)]
             if a.bias { inputs.append(parameter(node, "bias")) }
             addNode("Conv", name: name, inputs: inputs, output: y, attributes: [
                 .ints("kernel_shape", a.kernelSize), .ints("strides", a.stride),
@@ -202,7 +274,7 @@ private struct GraphProtoBuilder {
         case .globalAvgPool:
             addNode("GlobalAveragePool", name: name, inputs: x, output: y)
         case let .linear(a):
-            var inputs = x + [parameter(node, "weight")]
+            var inputs = x + [weight(node)]
             if a.bias { inputs.append(parameter(node, "bias")) }
             addNode("Gemm", name: name, inputs: inputs, output: y, attributes: [.int("transB", 1)])
         case .add:
