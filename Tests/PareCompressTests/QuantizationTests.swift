@@ -144,6 +144,70 @@ final class QuantizationTests: XCTestCase {
     }
 }
 
+/// Bad input to quantisation: errors that name the node, f32 fallbacks that are reported.
+final class QuantizationInputTests: XCTestCase {
+    func testOpsWithoutInt8KernelsStayFloatAndAreNoted() throws {
+        let graph = try randomized(Graph(nodes: [
+            Node(name: "input", op: .input(shape: [3, 6, 6]), inputs: []),
+            Node(name: "conv1", op: .conv2d(Conv2dAttributes(outChannels: 8, kernelSize: [3, 3], padding: Padding2d(1))), inputs: [0]),
+            Node(name: "act", op: .hardSwish, inputs: [1]),
+            Node(name: "conv2", op: .conv2d(Conv2dAttributes(outChannels: 8, kernelSize: [3, 3], padding: Padding2d(1))), inputs: [2]),
+            Node(name: "gate", op: .sigmoid, inputs: [3]),
+            Node(name: "gap", op: .globalAvgPool, inputs: [4]),
+            Node(name: "flatten", op: .flatten, inputs: [5]),
+            Node(name: "fc", op: .linear(LinearAttributes(outFeatures: 3)), inputs: [6]),
+            Node(name: "softmax", op: .softmax, inputs: [7]),
+        ], outputs: [8]), seed: 5)
+        let calibration = QuantizationTests.batches(2, batch: 2, shape: [3, 6, 6], seed: 6)
+        let (quantized, report) = try PostTrainingQuantizer().quantize(graph, calibration: calibration)
+        let byName = Dictionary(uniqueKeysWithValues: report.layers.map { ($0.name, $0) })
+        XCTAssertEqual(byName["act"]?.precision, "f32")
+        XCTAssertEqual(byName["act"]?.note, "no int8 kernel: runs in f32")
+        XCTAssertEqual(byName["gap"]?.precision, "f32")
+        XCTAssertEqual(byName["gap"]?.note, "input is f32")
+        XCTAssertEqual(byName["conv2"]?.precision, "int8")
+        XCTAssertEqual(byName["fc"]?.precision, "int8")
+        // hardSwish's output feeds an int8 conv: it is calibrated and quantised on read.
+        XCTAssertNotNil(quantized.nodes[2].quantization?.output)
+        let input = QuantizationTests.batches(1, batch: 2, shape: [3, 6, 6], seed: 7)[0]
+        let got = try DNNLExecutor(graph: quantized, batchSize: 2, mode: .inference).forward([input])[0].scalars
+        let simulated = try ReferenceGraphRunner<Float>(graph: quantized, batchSize: 2, mode: .inference).forward([input.scalars])[0]
+        let worst = zip(got, simulated).map { abs($0 - $1) }.max()!
+        // fc reads s8 input through a GEMM that does not halve the doubled 7-bit weights:
+        // without the executor halving them itself this differs by 0.18 (saturation).
+        XCTAssertLessThan(worst, 1e-4, "softmax outputs differ by \(worst)")
+    }
+
+    func testNaNInCalibrationNamesTheNodeAndBatch() throws {
+        var graph = try randomized(QuantizationTests.residualNetwork(), seed: 8)
+        graph.parameters["layer1.conv2.weight"]!.floats[0] = .nan
+        let calibration = QuantizationTests.batches(3, batch: 2, shape: [3, 8, 8], seed: 9)
+        XCTAssertThrowsError(try PostTrainingQuantizer().quantize(graph, calibration: calibration)) { error in
+            XCTAssertEqual("\(error)", "calibration: node 'layer1.conv2' produced NaN or infinity on calibration batch 1; "
+                           + "the model or the data is broken there")
+        }
+    }
+
+    func testWrongShapeAlreadyQuantizedAndUnknownLayerAreRefused() throws {
+        let graph = try randomized(QuantizationTests.residualNetwork(), seed: 10)
+        XCTAssertThrowsError(try PostTrainingQuantizer().quantize(graph, calibration: QuantizationTests.batches(1, batch: 2, shape: [1, 8, 8], seed: 1))) {
+            XCTAssertTrue("\($0)".contains("batch 1 has shape 2x1x8x8"), "\($0)")
+        }
+        XCTAssertThrowsError(try PostTrainingQuantizer(settings: QuantizationSettings(keepFloat: ["conv9"]))
+            .quantize(graph, calibration: QuantizationTests.batches(1, batch: 2, shape: [3, 8, 8], seed: 1))) {
+            XCTAssertTrue("\($0)".contains("no node named 'conv9'"), "\($0)")
+        }
+        let (quantized, _) = try PostTrainingQuantizer().quantize(graph, calibration: QuantizationTests.batches(1, batch: 2, shape: [3, 8, 8], seed: 1))
+        XCTAssertThrowsError(try PostTrainingQuantizer().quantize(quantized, calibration: QuantizationTests.batches(1, batch: 2, shape: [3, 8, 8], seed: 1))) {
+            XCTAssertEqual($0 as? QuantizationError, .alreadyQuantized(node: "input"))
+        }
+        // An int8 model refuses to train.
+        XCTAssertThrowsError(try DNNLExecutor(graph: quantized, batchSize: 2, mode: .training)) {
+            XCTAssertTrue("\($0)".contains("runs in inference only"), "\($0)")
+        }
+    }
+}
+
 /// Each calibration method on hand-made histograms of magnitudes.
 final class CalibrationThresholdTests: XCTestCase {
     /// 2048 bins over [0, 20.48): a half-normal bulk in the first ~300 bins and one outlier

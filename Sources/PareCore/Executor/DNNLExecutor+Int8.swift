@@ -20,8 +20,10 @@ import Darwin
 ///
 /// Semantics (the fake-quantised simulation in ``ReferenceGraphRunner`` computes the same):
 /// every annotated output is `scale · (q − zero point)` with `q` rounded half to even and
-/// clamped; nothing else is rounded. Output scales are read from the graph when the executor
-/// is planned.
+/// clamped; nothing else is rounded. One difference: an f32-path node with an output
+/// quantisation (a sigmoid feeding an int8 convolution) keeps its f32 output, quantised only by
+/// the reorder into its int8 consumers, so as a graph output it is not rounded. Output scales
+/// are read from the graph when the executor is planned.
 extension DNNLExecutor {
     /// Plans node `i` on int8 kernels when it is annotated for them; false leaves it to the
     /// f32 path.
@@ -158,13 +160,42 @@ extension DNNLExecutor {
         return .buffer(buffer)
     }
 
+    /// Whether Pare must halve node `i`'s weights itself: 7-bit weights stored doubled (even
+    /// values beyond ±63, see the quantiser) are meant for oneDNN's kernels that halve the
+    /// weights of an s8-input layer on CPUs without VNNI (the primitive's weights layout then
+    /// carries oneDNN's `scale_adjust`); a primitive that does not (a GEMM-based inner
+    /// product, or a u8 input) would multiply values up to 126 and could saturate, so the
+    /// weights go in halved (exact: they are even) with twice the output scale.
+    func int8WeightsNeedHalving(_ i: Int, layout: dnnl_memory_desc_t) -> Bool {
+        let node = graph.nodes[i]
+        guard node.quantization?.weights?.bits == 7 else { return false }
+        let adjusted = layout.extra.flags & UInt64(dnnl_memory_extra_flag_scale_adjust.rawValue) != 0 && layout.extra.scale_adjust != 1
+        guard !adjusted else { return false }
+        let tensor = graph.parameters[node.parameterName("weight")]!
+        let values = UnsafeBufferPointer(start: tensor.storage.pointer.assumingMemoryBound(to: Int8.self), count: tensor.elementCount)
+        return values.contains { abs(Int($0)) > 63 }
+    }
+
     /// The 8-bit weights of node `i` in the primitive's layout, reordered when planned (the
-    /// reorder also writes the zero-point compensation oneDNN keeps beside s8-input weights).
-    func int8Weights(_ i: Int, plainShape: [Int], layout: dnnl_memory_desc_t) throws -> Argument {
+    /// reorder also writes the zero-point compensation oneDNN keeps beside s8-input weights);
+    /// `halved` divides them by two first (see ``int8WeightsNeedHalving(_:layout:)``).
+    func int8Weights(_ i: Int, plainShape: [Int], layout: dnnl_memory_desc_t, halved: Bool) throws -> Argument {
         let node = graph.nodes[i]
         let tensor = graph.parameters[node.parameterName("weight")]!
         let plain = try MemoryDescriptor.plain(plainShape, dtype: dnnl_s8)
-        let source = try external(tensor, shape: plainShape)
+        var source = try external(tensor, shape: plainShape)
+        if halved {
+            let buffer = newBuffer(plain, at: 0)
+            touch(buffer, endTime)
+            let count = tensor.elementCount
+            preparationSteps.append(.swift("\(node.parameterName("weight")) halved") { ex in
+                let from = tensor.storage.pointer.assumingMemoryBound(to: Int8.self)
+                let to = UnsafeMutableRawPointer(ex.bytePointer(buffer)).assumingMemoryBound(to: Int8.self)
+                for k in 0..<count { to[k] = from[k] / 2 }
+            })
+            implementationNotes.append("\(node.name): doubled 7-bit weights halved for a kernel that does not halve them")
+            source = .buffer(buffer)
+        }
         if MemoryDescriptor.equal(plain, layout) { return source }
         let buffer = newBuffer(layout, at: 0)
         touch(buffer, endTime)
@@ -194,16 +225,24 @@ extension DNNLExecutor {
             geometry.strides, geometry.dilates, geometry.paddingL, geometry.paddingR), "describe int8 convolution")
         let scales = try weightScales(i, count: a.outChannels)
         let outputScale = destination.output?.scale ?? 1
-        let attributes = try DNNLAttributes(eltwise: destination.eltwise,
-                                            outputScales: scales.map { source.scale * $0 / outputScale }, outputScalesMask: 1 << 1)
-        let p = try primitive(&desc, attributes: attributes, name: "\(node.name) conv forward int8\(destination.label)")
+        func make(_ factor: Float) throws -> DNNLPrimitive {
+            let attributes = try DNNLAttributes(eltwise: destination.eltwise,
+                                                outputScales: scales.map { factor * source.scale * $0 / outputScale },
+                                                outputScalesMask: 1 << 1)
+            return try primitive(&desc, attributes: attributes, name: "\(node.name) conv forward int8\(destination.label)")
+        }
+        var p = try make(1)
+        let halved = int8WeightsNeedHalving(i, layout: p.query(dnnl_query_weights_md))
+        if halved { p = try make(2) }
         forwardPrimitive[i] = p
         let x = try input(i, 0, as: p.query(dnnl_query_src_md), quantization: source)
         let y = output(i, p.query(dnnl_query_dst_md))
         storedQuantization[i] = destination.output
-        let weights = try int8Weights(i, plainShape: weightShape, layout: p.query(dnnl_query_weights_md))
+        let weights = try int8Weights(i, plainShape: weightShape, layout: p.query(dnnl_query_weights_md), halved: halved)
         var args: [(Int32, Argument)] = [(DNNL_ARG_SRC, .buffer(x)), (DNNL_ARG_WEIGHTS, weights), (DNNL_ARG_DST, .buffer(y))]
-        if a.bias { args.append((DNNL_ARG_BIAS, int8Bias(i, inputScale: source.scale, weightScales: scales))) }
+        if a.bias {
+            args.append((DNNL_ARG_BIAS, int8Bias(i, inputScale: source.scale, weightScales: scales.map { halved ? 2 * $0 : $0 })))
+        }
         addPrimitive(p, args, at: t)
     }
 
@@ -222,16 +261,24 @@ extension DNNLExecutor {
                       "describe int8 inner product")
         let scales = try weightScales(i, count: a.outFeatures)
         let outputScale = destination.output?.scale ?? 1
-        let attributes = try DNNLAttributes(eltwise: destination.eltwise,
-                                            outputScales: scales.map { source.scale * $0 / outputScale }, outputScalesMask: 1 << 1)
-        let p = try primitive(&desc, attributes: attributes, name: "\(node.name) linear forward int8\(destination.label)")
+        func make(_ factor: Float) throws -> DNNLPrimitive {
+            let attributes = try DNNLAttributes(eltwise: destination.eltwise,
+                                                outputScales: scales.map { factor * source.scale * $0 / outputScale },
+                                                outputScalesMask: 1 << 1)
+            return try primitive(&desc, attributes: attributes, name: "\(node.name) linear forward int8\(destination.label)")
+        }
+        var p = try make(1)
+        let halved = int8WeightsNeedHalving(i, layout: p.query(dnnl_query_weights_md))
+        if halved { p = try make(2) }
         forwardPrimitive[i] = p
         let x = try input(i, 0, as: p.query(dnnl_query_src_md), quantization: source)
         let y = output(i, p.query(dnnl_query_dst_md))
         storedQuantization[i] = destination.output
-        let weights = try int8Weights(i, plainShape: [a.outFeatures, src[1]], layout: p.query(dnnl_query_weights_md))
+        let weights = try int8Weights(i, plainShape: [a.outFeatures, src[1]], layout: p.query(dnnl_query_weights_md), halved: halved)
         var args: [(Int32, Argument)] = [(DNNL_ARG_SRC, .buffer(x)), (DNNL_ARG_WEIGHTS, weights), (DNNL_ARG_DST, .buffer(y))]
-        if a.bias { args.append((DNNL_ARG_BIAS, int8Bias(i, inputScale: source.scale, weightScales: scales))) }
+        if a.bias {
+            args.append((DNNL_ARG_BIAS, int8Bias(i, inputScale: source.scale, weightScales: scales.map { halved ? 2 * $0 : $0 })))
+        }
         addPrimitive(p, args, at: forwardTime(i))
     }
 
