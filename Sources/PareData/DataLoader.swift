@@ -98,7 +98,7 @@ public final class DataLoader: Sendable {
             let destination = result.floats
             for i in 0..<image.elementCount { destination[i] = Float(source[i]) / 255 }
             return result
-        case .bf16, .i8, .i32, .i64:
+        case .bf16, .f16, .i8, .i32, .i64:
             preconditionFailure("dataset images must be u8 or f32, got \(image.dtype.rawValue)")
         }
     }

@@ -45,6 +45,23 @@ public enum ModelFile {
         return SafetensorsFile(tensors: graph.parameters, metadata: try headerMetadata(graph))
     }
 
+    /// `file` (a model file's contents) with every f32 model tensor stored in `dtype` (`f16` or
+    /// `bf16`): half the bytes, rounded to nearest. ``decode(_:source:)`` reads them back into
+    /// f32, so the model computes in f32 with weights rounded once. The 8-bit weights and
+    /// scales of an int8 model and any training state are left as they are.
+    public static func halfPrecision(_ file: SafetensorsFile, dtype: DType) throws -> SafetensorsFile {
+        guard dtype == .f16 || dtype == .bf16 else {
+            throw ModelFileError(file: "<memory>", problem: .invalidArchitecture(reason: "half precision is f16 or bf16, not \(dtype.rawValue)"))
+        }
+        var result = file
+        for (name, tensor) in file.tensors where tensor.dtype == .f32 && !name.hasPrefix(trainingStatePrefix)
+            && !name.hasSuffix(".weight_scale") {
+            result.tensors[name] = try tensor.converted(to: dtype)
+        }
+        result.metadata[metadataPrefix + "weights"] = "\(dtype.rawValue) (computed in f32)"
+        return result
+    }
+
     /// The size in bytes of the file ``save(_:to:)`` writes for `graph`, computed from its
     /// architecture alone: the graph need not have parameters (a structure-only zoo build),
     /// its parameter specs give every tensor's dtype and shape.
@@ -88,8 +105,12 @@ public enum ModelFile {
         for (key, value) in file.metadata where key.hasPrefix(metadataPrefix) {
             metadata[String(key.dropFirst(metadataPrefix.count))] = value
         }
-        let graph = Graph(nodes: architecture.nodes, outputs: architecture.outputs,
-                          parameters: file.tensors.filter { !$0.key.hasPrefix(trainingStatePrefix) }, metadata: metadata)
+        // Half-precision weights (``halfPrecision(_:dtype:)``) are computed in f32.
+        var parameters: [String: Tensor] = [:]
+        for (name, tensor) in file.tensors where !name.hasPrefix(trainingStatePrefix) {
+            parameters[name] = tensor.dtype == .f16 || tensor.dtype == .bf16 ? try tensor.converted(to: .f32) : tensor
+        }
+        let graph = Graph(nodes: architecture.nodes, outputs: architecture.outputs, parameters: parameters, metadata: metadata)
         do {
             try graph.validate()
         } catch let error as GraphError {

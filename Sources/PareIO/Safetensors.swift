@@ -220,10 +220,11 @@ extension DType {
         switch self {
         case .u8: return 0
         case .i8: return 1
-        case .bf16: return 2
-        case .i32: return 3
-        case .f32: return 4
-        case .i64: return 5
+        case .f16: return 2
+        case .bf16: return 3
+        case .i32: return 4
+        case .f32: return 5
+        case .i64: return 6
         }
     }
 }

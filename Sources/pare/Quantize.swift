@@ -48,6 +48,9 @@ extension Pare {
         var normalize: String?
         @Option(help: "Seed of the calibration sample.") var seed: UInt64 = 0
         @Option(help: "Threads.") var threads = 2
+        @Option(help: ArgumentHelp("Instead of int8: store the f32 weights in fp16 or bf16 (half the file, computed in f32; no calibration).",
+                                   valueName: "fp16|bf16"))
+        var weights: String?
         @Flag(help: "Also evaluate the f32 and the int8 model on the test split.") var eval = false
         @Flag(help: ArgumentHelp("Calibrate on seeded random images instead of data (for latency measurements: the accuracy of such a model means nothing).",
                                  discussion: "MODEL may then be a zoo name (random weights, --seed)."))
@@ -62,6 +65,8 @@ extension Pare {
             }
             if let weightBits, weightBits != 7 && weightBits != 8 { throw ValidationError("--weight-bits must be 7 or 8") }
             if synthetic && (eval || data != nil) { throw ValidationError("--synthetic calibrates without data: drop --data and --eval") }
+            if let weights, !["fp16", "bf16"].contains(weights) { throw ValidationError("--weights must be fp16 or bf16, got '\(weights)'") }
+            if weights != nil && synthetic { throw ValidationError("--weights needs no calibration: drop --synthetic") }
         }
 
         struct Report: Encodable {
@@ -95,6 +100,7 @@ extension Pare {
             if let node = graph.nodes.first(where: { $0.quantization != nil }) {
                 throw CommandError("\(model) is already quantised (node '\(node.name)' is int8); quantise the f32 model it came from")
             }
+            if let weights { return try runHalfPrecision(graph, checkpoint: checkpoint, dtype: weights == "fp16" ? .f16 : .bf16, outURL: outURL) }
             guard let dataText = data ?? checkpoint?.configuration.notes["data"] else {
                 throw CommandError("\(model) does not name the data it was trained on: give --data for calibration")
             }
@@ -190,6 +196,52 @@ extension Pare {
                 }
             } catch let error as QuantizationError {
                 throw CommandError("\(error)")
+            }
+        }
+
+        /// `--weights fp16|bf16`: the same model with its f32 tensors stored at half size.
+        func runHalfPrecision(_ graph: Graph, checkpoint: TrainingCheckpoint?, dtype: DType, outURL: URL) throws {
+            let file = try checkpoint?.file(graph: graph, optimizerState: [:]) ?? ModelFile.encode(graph, source: out)
+            try ModelFile.halfPrecision(file, dtype: dtype).write(to: outURL)
+            let before = try ModelFile.encodedByteCount(graph)
+            let after = (try FileManager.default.attributesOfItem(atPath: outURL.path)[.size] as? Int) ?? 0
+            var accuracy: (Double, Double)?
+            if eval {
+                guard let dataText = data ?? checkpoint?.configuration.notes["data"] else {
+                    throw CommandError("\(model) does not name its data: give --data for --eval")
+                }
+                let spec = try DatasetSpec(parsing: dataText)
+                let notes = checkpoint?.configuration.notes ?? [:]
+                let size = folderOptions.imageSize ?? notes["image-size"].flatMap(Int.init) ?? 224
+                guard let test = try ImageFolderOptions.open(spec, .test, size: size, skip: folderOptions.skipBadImages, quiet: json) else {
+                    throw CommandError("\(dataText) has no test split to evaluate on")
+                }
+                let normalization = try normalize.map { try parseNormalization($0, spec: spec) }
+                    ?? checkpoint?.configuration.normalization ?? spec.defaultNormalization
+                let transforms: [any Transform] = normalization.map { [$0] } ?? []
+                let reloaded = try ModelFile.load(from: outURL)
+                accuracy = (try Evaluator(graph: graph, batchSize: 256, threads: threads).evaluate(test, transforms: transforms).top1,
+                            try Evaluator(graph: reloaded, batchSize: 256, threads: threads).evaluate(test, transforms: transforms).top1)
+            }
+            if json {
+                struct Output: Encodable {
+                    var model: String, out: String, weights: String
+                    var fileBytesBefore: Int, fileBytesAfter: Int, fileRatio: Double
+                    var testAccuracyBefore: Double?, testAccuracyAfter: Double?
+                }
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+                print(String(decoding: try encoder.encode(Output(model: model, out: out, weights: dtype.rawValue, fileBytesBefore: before,
+                                                                 fileBytesAfter: after, fileRatio: Double(after) / Double(max(before, 1)),
+                                                                 testAccuracyBefore: accuracy?.0, testAccuracyAfter: accuracy?.1)),
+                             as: UTF8.self))
+                return
+            }
+            print("\(model) -> \(out): weights stored in \(dtype.rawValue), computed in f32")
+            print(String(format: "file: %@ -> %@ bytes (%.3f of the f32 file)", groupedDigits(before), groupedDigits(after),
+                         Double(after) / Double(max(before, 1))))
+            if let (a, b) = accuracy {
+                print(String(format: "test accuracy: f32 %.2f%%, %@ weights %.2f%% (%+.2f points)", a * 100, dtype.rawValue, b * 100, (b - a) * 100))
             }
         }
 

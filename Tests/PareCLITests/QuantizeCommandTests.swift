@@ -94,4 +94,31 @@ final class QuantizeCommandTests: XCTestCase {
         XCTAssertEqual(graph.parameters["conv1.weight"]?.dtype, .f32)
         XCTAssertEqual(graph.parameters["conv2.weight"]?.dtype, .i8)
     }
+
+    func testHalfPrecisionWeights() throws {
+        let data = try writeQuadrantMNIST(in: scratch.appendingPathComponent("data"), train: 64, test: 32)
+        var (status, output) = try runPare(["train", "smallcnn", "--data", data, "--epochs", "1", "--batch", "32", "--out", path("t")])
+        XCTAssertEqual(status, 0, output)
+        for (flag, dtype) in [("fp16", "F16"), ("bf16", "BF16")] {
+            (status, output) = try runPare(["quantize", path("t/best.safetensors"), "--weights", flag, "--eval",
+                                            "--out", path("\(flag).safetensors"), "--json"])
+            XCTAssertEqual(status, 0, output)
+            let report = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any], output)
+            let ratio = try XCTUnwrap(report["fileRatio"] as? Double)
+            XCTAssertLessThan(ratio, 0.52, output)
+            XCTAssertGreaterThan(ratio, 0.45, output)
+            let before = try XCTUnwrap(report["testAccuracyBefore"] as? Double), after = try XCTUnwrap(report["testAccuracyAfter"] as? Double)
+            XCTAssertEqual(before, after, accuracy: 1.0 / 32 + 1e-9, output)
+            let file = try SafetensorsFile.read(from: scratch.appendingPathComponent("\(flag).safetensors"))
+            XCTAssertEqual(file.tensors["conv1.weight"]?.dtype.safetensorsName, dtype)
+            // It loads as an f32 model and evaluates with the checkpoint's settings.
+            let graph = try ModelFile.load(from: scratch.appendingPathComponent("\(flag).safetensors"))
+            XCTAssertEqual(graph.parameters["conv1.weight"]?.dtype, .f32)
+            (status, output) = try runPare(["eval", path("\(flag).safetensors")])
+            XCTAssertEqual(status, 0, output)
+        }
+        (status, output) = try runPare(["quantize", path("t/best.safetensors"), "--weights", "fp8", "--out", path("x.safetensors")])
+        XCTAssertNotEqual(status, 0)
+        XCTAssertTrue(output.contains("--weights must be fp16 or bf16"), output)
+    }
 }

@@ -68,6 +68,28 @@ final class QuantizationTests: XCTestCase {
         XCTAssertEqual(ActivationQuantization.symmetric(bound: 2.55, unsigned: true).scale, 0.01, accuracy: 1e-7)
     }
 
+    func testHalfPrecisionConversionRoundsToNearestEven() throws {
+        let values: [Float] = [1, -2.5, 65504, 1e-8, 1 + 1.0 / 1024 + 1.0 / 4096, 3.14159265, .infinity]
+        let x = try Tensor(shape: [7], values: values)
+        let f16 = try x.converted(to: .f16).converted(to: .f32).scalars
+        XCTAssertEqual(f16[0], 1)
+        XCTAssertEqual(f16[1], -2.5)
+        XCTAssertEqual(f16[2], 65504)
+        XCTAssertEqual(f16[3], 0, "below f16's smallest subnormal")
+        XCTAssertEqual(f16[4], 1 + 1.0 / 1024, "rounds to nearest")
+        XCTAssertEqual(f16[5], 3.140625)
+        XCTAssertEqual(f16[6], .infinity)
+        let bf16 = try x.converted(to: .bf16).converted(to: .f32).scalars
+        XCTAssertEqual(bf16[0], 1)
+        XCTAssertEqual(bf16[1], -2.5)
+        XCTAssertEqual(bf16[2], 65536, "8 significant bits")
+        XCTAssertEqual(bf16[5], 3.140625)
+        XCTAssertEqual(bf16[6], .infinity)
+        // Ties go to even: 1 + 2^-8 lies halfway between 1 and 1 + 2^-7.
+        XCTAssertEqual(try Tensor(shape: [1], values: [1 + 1.0 / 256]).converted(to: .bf16).converted(to: .f32).scalars[0], 1)
+        XCTAssertThrowsError(try x.converted(to: .i8))
+    }
+
     func testWeightQuantizationIsPerOutputChannelAndSymmetric() throws {
         let weight = try Tensor(shape: [2, 3], values: [0.5, -1.0, 0.25, 0, 0, 0])
         let (q, scales) = WeightQuantization(bits: 8).quantize(weight)

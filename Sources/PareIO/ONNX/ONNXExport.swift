@@ -367,6 +367,7 @@ private struct GraphProtoBuilder {
         switch dtype {
         case .f32: return .float
         case .bf16: return .bfloat16
+        case .f16: return .float16
         case .i8: return .int8
         case .u8: return .uint8
         case .i32: return .int32

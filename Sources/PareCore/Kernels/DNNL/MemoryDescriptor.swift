@@ -28,6 +28,7 @@ enum MemoryDescriptor {
         switch dtype {
         case .f32: return dnnl_f32
         case .bf16: return dnnl_bf16
+        case .f16: return dnnl_f16
         case .i8: return dnnl_s8
         case .u8: return dnnl_u8
         case .i32: return dnnl_s32
