@@ -144,8 +144,9 @@ public struct ModelSummary: Encodable, Sendable, Equatable {
         switch op {
         case .input, .flatten, .channelSlice:
             return false
-        case .conv2d, .batchNorm, .relu, .relu6, .hardSwish, .sigmoid, .maxPool, .avgPool, .globalAvgPool, .linear,
-             .add, .concat, .channelShuffle, .dropout, .softmax:
+        case .conv2d, .batchNorm, .relu, .relu6, .hardSwish, .sigmoid, .leakyRelu, .prelu, .elu, .tanh, .silu,
+             .hardSigmoid, .maxPool, .avgPool, .globalAvgPool, .linear, .add, .mul, .concat, .channelShuffle, .dropout,
+             .softmax:
             return true
         }
     }

@@ -60,6 +60,34 @@ final class ChannelGroupTests: XCTestCase {
         XCTAssertEqual(inner.units, 128)
     }
 
+    /// A squeeze-and-excitation `mul` joins the gate's channels (made by `se.fc2`) with the
+    /// activation's, like a residual add; the squeeze width is a group of its own; a
+    /// per-channel PReLU's slopes are members, a shared one's are not sliced.
+    func testMulJoinsTheGateWithTheActivationAndPReLUSlopesAreMembers() throws {
+        var b = GraphBuilder()
+        var x = b.input([3, 8, 8])
+        x = b.prelu(b.batchNorm(b.conv2d(x, "expand", outChannels: 6, kernelSize: 1, bias: false), "expand_bn"), "expand_act")
+        x = b.conv2d(x, "dw", outChannels: 6, kernelSize: 3, padding: 1, groups: 6, bias: false)
+        let squeezed = b.relu(b.conv2d(b.globalAvgPool(x), "se.fc1", outChannels: 2, kernelSize: 1))
+        x = b.mul(x, b.hardSigmoid(b.conv2d(squeezed, "se.fc2", outChannels: 6, kernelSize: 1)))
+        x = b.prelu(b.conv2d(x, "project", outChannels: 4, kernelSize: 1), "project_act", perChannel: false)
+        x = b.linear(b.flatten(b.globalAvgPool(x)), "fc", outFeatures: 3)
+        let analysis = try ChannelAnalysis(try b.buildWithoutParameters(outputs: [x]))
+        let g = try group(analysis, producedBy: "expand")
+        XCTAssertEqual(Set(g.producers), ["expand", "se.fc2"])
+        XCTAssertEqual(g.units, 6)
+        XCTAssertTrue(g.prunable)
+        XCTAssertEqual(members(g), ["expand:out-channels:6@0", "expand_bn:bn-channels:6@0", "expand_act:slopes:6@0",
+                                    "dw:depthwise:6@0", "globalAvgPool_5:activation:6@0", "se.fc1:in-channels:6@0",
+                                    "se.fc2:out-channels:6@0", "hardSigmoid_9:activation:6@0", "mul_10:activation:6@0",
+                                    "project:in-channels:6@0"])
+        let squeeze = try group(analysis, producedBy: "se.fc1")
+        XCTAssertEqual(squeeze.producers, ["se.fc1"])
+        XCTAssertEqual(squeeze.units, 2)
+        let projected = try group(analysis, producedBy: "project")
+        XCTAssertTrue(projected.members.contains { $0.node == "project_act" && $0.role == .activation }, "\(members(projected))")
+    }
+
     func testConcatStacksSpacesAtOffsetsAndSliceTakesAWindow() throws {
         var b = GraphBuilder()
         let x = b.input([3, 8, 8])

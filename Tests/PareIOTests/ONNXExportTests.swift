@@ -16,11 +16,18 @@ final class ONNXExportTests: XCTestCase {
         case .relu6: return ["Clip"]
         case .hardSwish: return ["HardSwish"]
         case .sigmoid: return ["Sigmoid"]
+        case .leakyRelu: return ["LeakyRelu"]
+        case let .prelu(perChannel): return perChannel ? ["Reshape", "PRelu"] : ["PRelu"]
+        case .elu: return ["Elu"]
+        case .tanh: return ["Tanh"]
+        case .silu: return ["Sigmoid", "Mul"]
+        case .hardSigmoid: return ["HardSigmoid"]
         case .maxPool: return ["MaxPool"]
         case .avgPool: return ["AveragePool"]
         case .globalAvgPool: return ["GlobalAveragePool"]
         case .linear: return ["Gemm"]
         case .add: return ["Add"]
+        case .mul: return ["Mul"]
         case .concat: return ["Concat"]
         case .channelShuffle: return ["Reshape", "Transpose", "Reshape"]
         case .channelSlice: return ["Slice"]
@@ -141,7 +148,12 @@ final class ONNXExportTests: XCTestCase {
         XCTAssertEqual(averagePool["ceil_mode"]?.i, 0)
         XCTAssertEqual(averagePool["count_include_pad"]?.i, 0)
 
-        let reshapes = model.graph.node.filter { $0.opType == "Reshape" }
+        // The per-channel PReLU's slope [8] is reshaped to [8, 1, 1]; the rest is the channel shuffle.
+        let slopeReshape = try node(model, "act.reshape_slope")
+        XCTAssertEqual(slopeReshape.input[0], "act.weight")
+        XCTAssertEqual(try initializer(model, slopeReshape.input[1]).int64Data, [8, 1, 1])
+        XCTAssertEqual(try node(model, "act").input[1], slopeReshape.output[0])
+        let reshapes = model.graph.node.filter { $0.opType == "Reshape" && $0.name != "act.reshape_slope" }
         XCTAssertEqual(try reshapes.map { try initializer(model, $0.input[1]).int64Data }, [[0, 4, 4, 7, 8], [0, 16, 7, 8]])
         let transpose = try XCTUnwrap(model.graph.node.first { $0.opType == "Transpose" })
         XCTAssertEqual(attributes(transpose)["perm"]?.ints, [0, 2, 1, 3, 4])

@@ -352,6 +352,8 @@ final class ZooTests: XCTestCase {
                 graph.parameters[name] = Tensor(repeating: 1, shape: spec.shape)
             case .bias, .runningMean:
                 graph.parameters[name] = Tensor(zeros: spec.shape)
+            case .slope:
+                graph.parameters[name] = Tensor(repeating: 0.25, shape: spec.shape)
             case .batchCount:
                 graph.parameters[name] = Tensor(zeros: spec.shape, dtype: .i64)
             }

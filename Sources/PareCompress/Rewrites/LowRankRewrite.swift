@@ -69,7 +69,8 @@ public enum LowRankRewrite {
                     if let bias { parameters["bias"] = bias.copy() }
                     return editor.add(name + ".horizontal", op: .conv2d(h), inputs: [y], parameters: parameters)
                 }
-            case .input, .batchNorm, .relu, .relu6, .hardSwish, .sigmoid, .maxPool, .avgPool, .globalAvgPool, .add,
+            case .input, .batchNorm, .relu, .relu6, .hardSwish, .sigmoid, .leakyRelu, .prelu, .elu, .tanh, .silu,
+                 .hardSigmoid, .mul, .maxPool, .avgPool, .globalAvgPool, .add,
                  .concat, .channelShuffle, .channelSlice, .flatten, .dropout, .softmax:
                 return .notApplicable
             }

@@ -62,7 +62,8 @@ public struct RewriteSelection: Codable, Equatable, Sendable {
             if a.groups > 1 { result.append(a.groups == inputChannels ? "depthwise" : "grouped") }
             return result
         case .linear: return ["linear"]
-        case .input, .batchNorm, .relu, .relu6, .hardSwish, .sigmoid, .maxPool, .avgPool, .globalAvgPool, .add,
+        case .input, .batchNorm, .relu, .relu6, .hardSwish, .sigmoid, .leakyRelu, .prelu, .elu, .tanh, .silu,
+             .hardSigmoid, .mul, .maxPool, .avgPool, .globalAvgPool, .add,
              .concat, .channelShuffle, .channelSlice, .flatten, .dropout, .softmax:
             return [op.kind]
         }

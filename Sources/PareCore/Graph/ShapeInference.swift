@@ -129,7 +129,16 @@ extension Op {
                 return .failure(ShapeFailure("momentum \(a.momentum) must be in [0, 1]"))
             }
             return .success(inputs[0])
-        case .relu, .relu6, .hardSwish, .sigmoid:
+        case .relu, .relu6, .hardSwish, .sigmoid, .tanh, .silu, .hardSigmoid:
+            return .success(inputs[0])
+        case let .leakyRelu(negativeSlope):
+            guard negativeSlope.isFinite else { return .failure(ShapeFailure("negativeSlope \(negativeSlope) must be finite")) }
+            return .success(inputs[0])
+        case let .elu(alpha):
+            guard alpha.isFinite else { return .failure(ShapeFailure("alpha \(alpha) must be finite")) }
+            return .success(inputs[0])
+        case .prelu:
+            guard inputs[0].rank >= 1 else { return .failure(ShapeFailure("expects a [C, ...] input")) }
             return .success(inputs[0])
         case let .dropout(p):
             guard p >= 0, p < 1 else { return .failure(ShapeFailure("dropout probability \(p) not in [0, 1)")) }
@@ -166,6 +175,13 @@ extension Op {
                 return .failure(ShapeFailure("inputs have different shapes [\(inputs[0])] and [\(inputs[1])]"))
             }
             return .success(inputs[0])
+        case .mul:
+            let (a, b) = (inputs[0], inputs[1])
+            let gate = a.rank == 3 && b.rank == 3 && b[0] == a[0] && b[1] == 1 && b[2] == 1
+            guard a == b || gate else {
+                return .failure(ShapeFailure("inputs [\(a)] and [\(b)] are neither the same shape nor [C, H, W] and [C, 1, 1]"))
+            }
+            return .success(a)
         case .concat:
             guard inputs.count >= 2 else { return .failure(ShapeFailure("expects 2 or more inputs, got \(inputs.count)")) }
             guard inputs.allSatisfy({ $0.rank == inputs[0].rank && $0.rank >= 1 }),
@@ -212,9 +228,11 @@ extension Op {
     /// per-sample input shapes (which must be valid for the op).
     public func parameterSpecs(inputs: [Shape]) -> [ParameterSpec] {
         switch self {
-        case .input, .relu, .relu6, .hardSwish, .sigmoid, .maxPool, .avgPool, .globalAvgPool, .add,
-             .concat, .channelShuffle, .channelSlice, .flatten, .dropout, .softmax:
+        case .input, .relu, .relu6, .hardSwish, .sigmoid, .leakyRelu, .elu, .tanh, .silu, .hardSigmoid, .maxPool, .avgPool,
+             .globalAvgPool, .add, .mul, .concat, .channelShuffle, .channelSlice, .flatten, .dropout, .softmax:
             return []
+        case let .prelu(perChannel):
+            return [ParameterSpec(suffix: "weight", shape: [perChannel ? inputs[0][0] : 1], role: .slope)]
         case let .conv2d(a):
             let inChannels = inputs[0][0]
             var specs = [ParameterSpec(suffix: "weight", shape: [a.outChannels, inChannels / a.groups, a.kernelSize[0], a.kernelSize[1]], role: .weight)]
@@ -247,11 +265,12 @@ public struct ShapeFailure: Error, Equatable, CustomStringConvertible {
 /// A parameter or buffer an op owns.
 public struct ParameterSpec: Hashable, Sendable {
     public enum Role: Hashable, Sendable {
-        case weight, bias, runningMean, runningVariance, batchCount
+        /// `slope` is PReLU's learned negative slope (initialised to 0.25, as PyTorch does).
+        case weight, bias, slope, runningMean, runningVariance, batchCount
         /// Trained by the optimizer (PyTorch `requires_grad`); the rest are buffers.
         public var isTrainable: Bool {
             switch self {
-            case .weight, .bias: return true
+            case .weight, .bias, .slope: return true
             case .runningMean, .runningVariance, .batchCount: return false
             }
         }

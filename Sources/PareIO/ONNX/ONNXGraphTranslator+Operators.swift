@@ -4,9 +4,10 @@ extension ONNXGraphTranslator {
     /// Operators translated on activations (``ConstantFolding/operators`` are evaluated when
     /// all their inputs are constants).
     static let operators: Set<String> = [
-        "Add", "AveragePool", "BatchNormalization", "Clip", "Concat", "Constant", "Conv", "Div", "Dropout", "Flatten",
-        "Gemm", "GlobalAveragePool", "HardSigmoid", "HardSwish", "Identity", "MatMul", "MaxPool", "Mul", "Pad",
-        "ReduceMean", "Relu", "Reshape", "Shape", "Sigmoid", "Slice", "Softmax", "Split", "Sub", "Sum", "Transpose",
+        "Add", "AveragePool", "BatchNormalization", "Clip", "Concat", "Constant", "Conv", "Div", "Dropout", "Elu", "Flatten",
+        "Gemm", "GlobalAveragePool", "HardSigmoid", "HardSwish", "Identity", "LeakyRelu", "MatMul", "MaxPool", "Mul", "PRelu",
+        "Pad", "ReduceMean", "Relu", "Reshape", "Shape", "Sigmoid", "Slice", "Softmax", "Split", "Sub", "Sum", "Tanh",
+        "Transpose",
     ]
 
     /// Translates ``current``.
@@ -48,6 +49,10 @@ extension ONNXGraphTranslator {
         case "Relu": try unary(.relu)
         case "Sigmoid": try unary(.sigmoid)
         case "HardSwish": try unary(.hardSwish)
+        case "Tanh": try unary(.tanh)
+        case "LeakyRelu": try unary(.leakyRelu(negativeSlope: decimal(try attributes.float("alpha", default: 0.01))))
+        case "Elu": try unary(.elu(alpha: decimal(try attributes.float("alpha", default: 1))))
+        case "PRelu": try prelu()
         case "Clip": try clip()
         case "HardSigmoid": try hardSigmoid()
         case "Add", "Sub", "Mul", "Div":
@@ -138,9 +143,43 @@ extension ONNXGraphTranslator {
         let beta = try attributes.float("beta", default: 0.5)
         guard abs(alpha - 1 / 6) < 1e-6, beta == 0.5 else {
             throw ImportFailure.unsupported("HardSigmoid(alpha \(alpha), beta \(beta)); Pare reads HardSigmoid only with "
-                                            + "alpha 1/6 and beta 1/2, inside x * HardSigmoid(x) (hard swish)")
+                                            + "alpha 1/6 and beta 1/2 (PyTorch's Hardsigmoid)")
         }
-        defineOutput(0, .hardSigmoid(x))
+        defineOutput(0, .node(try appendNode(.hardSigmoid, inputs: [x], name: nodeName(kind: "hardSigmoid"))))
+    }
+
+    /// `PRelu(x, slope)` with a constant slope: one value (shared) or one per channel
+    /// (`[C, 1, 1]`, `[1, C, 1, 1]`, or `[C]` on a flat activation).
+    private mutating func prelu() throws {
+        let x = try activation(0)
+        let slope = try constant(1, "slope")
+        let shape = shapes[x]
+        let perChannel = slope.elementCount != 1
+        guard let values = slope.floatValues, !perChannel || perChannelValues(slope, shape: shape) != nil else {
+            throw ImportFailure.unsupported("PRelu with a slope of shape \(slope.shape) on an activation of shape "
+                                            + "[N, \(shape.dimensions.map(String.init).joined(separator: ", "))]; Pare reads one slope "
+                                            + "per channel or one shared slope")
+        }
+        let weight = try Tensor(shape: [values.count], values: values)
+        let name = nodeName(kind: "prelu", parameterPrefix: statePrefix(inputIndex: 1, suffix: "weight"), hasParameters: true)
+        defineOutput(0, .node(try appendNode(.prelu(perChannel: perChannel), inputs: [x], name: name,
+                                             parameters: ["weight": weight])))
+    }
+
+    /// Whether node `gate` is `op` applied to node `x` and read by nothing but the node being
+    /// translated, so that `x * gate` may become one node in its place.
+    private func isSoleGate(_ gate: Int, of x: Int, _ op: Op) -> Bool {
+        nodes[gate].op == op && nodes[gate].inputs == [x] && pareUses[gate] == 1
+    }
+
+    /// `x * gate` where ``isSoleGate``: the gate node becomes `op` (hard swish, SiLU) in place.
+    private mutating func fuseGate(_ gate: Int, of x: Int, into op: Op) {
+        nodes[gate].op = op
+        nodes[gate].name = nodeName(kind: op.kind)
+        usedNames.insert(nodes[gate].name)
+        pareUses[gate] = 0
+        pareUses[x] -= 1
+        defineOutput(0, .node(gate))
     }
 
     /// `Add`, `Sub`, `Mul`, `Div`: a residual sum of two activations, hard swish, or an
@@ -149,22 +188,26 @@ extension ONNXGraphTranslator {
         switch (a, b) {
         case let (.node(x), .node(y)) where opType == "Add":
             defineOutput(0, .node(try appendNode(.add, inputs: [x, y], name: nodeName(kind: "add"))))
-        case let (.node(x), .hardSigmoid(y)) where opType == "Mul" && x == y,
-             let (.hardSigmoid(y), .node(x)) where opType == "Mul" && x == y:
-            defineOutput(0, .node(try appendNode(.hardSwish, inputs: [x], name: nodeName(kind: "hardSwish"))))
+        case let (.node(x), .node(g)) where opType == "Mul" && isSoleGate(g, of: x, .hardSigmoid),
+             let (.node(g), .node(x)) where opType == "Mul" && isSoleGate(g, of: x, .hardSigmoid):
+            fuseGate(g, of: x, into: .hardSwish)
+        case let (.node(x), .node(g)) where opType == "Mul" && isSoleGate(g, of: x, .sigmoid),
+             let (.node(g), .node(x)) where opType == "Mul" && isSoleGate(g, of: x, .sigmoid):
+            fuseGate(g, of: x, into: .silu)
+        case let (.node(x), .node(y)) where opType == "Mul":
+            // Pare's mul broadcasts its second input: put a [C, 1, 1] gate second.
+            let (lhs, rhs) = shapes[x].elementCount >= shapes[y].elementCount ? (x, y) : (y, x)
+            defineOutput(0, .node(try appendNode(.mul, inputs: [lhs, rhs], name: nodeName(kind: "mul"))))
         case let (.node(x), .constant(c)):
             try affine(x, opType, c)
         case let (.constant(c), .node(x)) where opType == "Add" || opType == "Mul":
             try affine(x, opType, c)
         default:
-            if opType == "Mul", a.isActivation, b.isActivation {
-                throw ImportFailure.unsupported("Mul of two activations (as in a squeeze-and-excitation block): Pare's graph "
-                                                + "has no elementwise product; it reads x * HardSigmoid(x) as hard swish")
-            }
             _ = try activation(0)
             _ = try activation(1)
             throw ImportFailure.unsupported("\(opType) of these inputs; Pare reads Add of two activations (a residual), "
-                                            + "x * HardSigmoid(x), and Add/Sub/Mul/Div of an activation by per-channel constants")
+                                            + "Mul of two activations (the same shape, or [C, H, W] by a [C, 1, 1] gate), "
+                                            + "and Add/Sub/Mul/Div of an activation by per-channel constants")
         }
     }
 
@@ -293,7 +336,8 @@ extension ONNXGraphTranslator {
             nodes[x].op = .linear(attributes)
             addBias(x, shift!)
             return defineOutput(0, .node(x))
-        case .input, .conv2d, .batchNorm, .relu, .relu6, .hardSwish, .sigmoid, .maxPool, .avgPool, .globalAvgPool,
+        case .input, .conv2d, .batchNorm, .relu, .relu6, .hardSwish, .sigmoid, .leakyRelu, .prelu, .elu, .tanh, .silu,
+             .hardSigmoid, .mul, .maxPool, .avgPool, .globalAvgPool,
              .linear, .add, .concat, .channelShuffle, .channelSlice, .flatten, .dropout, .softmax:
             if alone { pareUses[x] = 1 }
         }
@@ -616,7 +660,7 @@ extension ONNXGraphTranslator {
             guard target == shapes[x].dimensions else { throw ImportFailure.unsupported(pendingReason(input)) }
             let op = Op.channelShuffle(groups: groups)
             defineOutput(0, .node(try appendNode(op, inputs: [x], name: nodeName(kind: op.kind))))
-        case .constant, .padded, .hardSigmoid:
+        case .constant, .padded:
             _ = try activation(0)
         }
     }
@@ -751,14 +795,6 @@ extension ONNXGraphTranslator {
 /// values for such a batch norm on 13 channels between a max pool and two convs (blocked
 /// layout, padded channels), while epsilon 1e-20 and the reference kernels were right.
 let affineBatchNormEpsilon = 1.0 / 1_048_576
-
-extension ImportedValue {
-    /// Whether the value is computed at run time (not a constant).
-    var isActivation: Bool {
-        if case .constant = self { return false }
-        return true
-    }
-}
 
 /// The largest kernel, stride, dilation or padding the importer accepts: far beyond any CNN,
 /// small enough that window arithmetic cannot overflow on a corrupt file.

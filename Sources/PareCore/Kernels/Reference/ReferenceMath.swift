@@ -9,3 +9,8 @@ import Darwin
 @inline(__always) func referenceExp<T: BinaryFloatingPoint>(_ x: T) -> T {
     T(exp(Double(x)))
 }
+
+/// `tanh(x)`, evaluated in Double.
+@inline(__always) func referenceTanh<T: BinaryFloatingPoint>(_ x: T) -> T {
+    T(tanh(Double(x)))
+}
