@@ -88,6 +88,26 @@ final class ChannelGroupTests: XCTestCase {
         XCTAssertTrue(projected.members.contains { $0.node == "project_act" && $0.role == .activation }, "\(members(projected))")
     }
 
+    /// In torchvision's mobilenet_v3_small the first block has no expand conv: its depthwise
+    /// conv carries the stem's channels to the SE gate, so the stem conv and the gate's
+    /// `fc2` make one group; an expanded block's group is its expand conv and its `fc2`.
+    func testMobileNetV3GroupsThroughItsSqueezeExcitationGates() throws {
+        let analysis = try ChannelAnalysis(try Zoo.build("mobilenet_v3_small", options: ZooOptions(withParameters: false)))
+        let stem = try group(analysis, producedBy: "features.0.0")
+        XCTAssertEqual(Set(stem.producers), ["features.0.0", "features.1.block.1.fc2"])
+        XCTAssertEqual(stem.units, 16)
+        XCTAssertTrue(stem.prunable)
+        XCTAssertTrue(stem.members.contains { $0.node == "features.1.block.1.fc1" && $0.role == .inputChannels })
+        XCTAssertTrue(stem.members.contains { $0.node == "features.1.block.2.0" && $0.role == .inputChannels })
+        let expanded = try group(analysis, producedBy: "features.4.block.0.0")
+        XCTAssertEqual(Set(expanded.producers), ["features.4.block.0.0", "features.4.block.2.fc2"])
+        XCTAssertEqual(expanded.units, 96)
+        XCTAssertTrue(expanded.members.contains { $0.op == "mul" })
+        let squeeze = try group(analysis, producedBy: "features.4.block.2.fc1")
+        XCTAssertEqual(squeeze.units, 24)
+        XCTAssertEqual(squeeze.producers, ["features.4.block.2.fc1"])
+    }
+
     func testConcatStacksSpacesAtOffsetsAndSliceTakesAWindow() throws {
         var b = GraphBuilder()
         let x = b.input([3, 8, 8])

@@ -139,6 +139,32 @@ final class ChannelSurgeryTests: XCTestCase {
         XCTAssertGreaterThan(zip(original.floats, expected.floats).map { abs($0 - $1) }.max() ?? 0, 1e-4, "masking changed nothing")
     }
 
+    /// Pruning mobilenet_v3_small through an SE gate: half of an expanded block's channels
+    /// go from the expand conv, depthwise conv, the gate's fc2 rows and fc1 columns and the
+    /// project conv's columns; the pruned model runs and equals the masked original.
+    func testPrunesMobileNetV3ThroughItsSqueezeExcitationGate() throws {
+        let graph = try randomized(try Zoo.build("mobilenet_v3_small", options: ZooOptions(classes: 10, input: [3, 64, 64],
+                                                                                           withParameters: false)), seed: 9)
+        let analysis = try ChannelAnalysis(graph)
+        let group = try XCTUnwrap(analysis.groups.first { $0.producers.contains("features.4.block.0.0") })
+        let plan = PruningPlan(entries: [.init(group: group.id, units: group.units, producers: group.producers,
+                                               removed: Array(stride(from: 0, to: group.units, by: 2)))])
+        let pruned = try ChannelSurgery.apply(plan, analysis: analysis)
+        try pruned.validate()
+        XCTAssertEqual(pruned.parameters["features.4.block.0.0.weight"]!.shape, [48, 24, 1, 1])
+        XCTAssertEqual(pruned.parameters["features.4.block.1.0.weight"]!.shape, [48, 1, 5, 5])
+        XCTAssertEqual(pruned.parameters["features.4.block.2.fc1.weight"]!.shape, [24, 48, 1, 1])
+        XCTAssertEqual(pruned.parameters["features.4.block.2.fc2.weight"]!.shape, [48, 24, 1, 1])
+        XCTAssertEqual(pruned.parameters["features.4.block.2.fc2.bias"]!.shape, [48])
+        XCTAssertEqual(pruned.parameters["features.4.block.3.0.weight"]!.shape, [40, 48, 1, 1])
+        var generator = SeededGenerator(seed: 10)
+        let x = Tensor.randomNormal([2, 3, 64, 64], generator: &generator)
+        let expected = try run(try ChannelSurgery.masking(plan, in: graph), x)
+        assertCloseRelative(try run(pruned, x), expected, rtol: 1e-5, "pruned vs masked")
+        XCTAssertGreaterThan(zip(try run(graph, x).floats, expected.floats).map { abs($0 - $1) }.max() ?? 0, 1e-4,
+                             "masking changed nothing")
+    }
+
     func testPrunedModelSavesReloadsTrainsAndExports() throws {
         let graph = try randomized(try Zoo.build("tiny-residual", options: ZooOptions(withParameters: false)), seed: 3)
         let analysis = try ChannelAnalysis(graph)
