@@ -165,6 +165,18 @@ extension GraphBuilder {
     public mutating func silu(_ x: Value) -> Value { node(.silu, [x]) }
     /// `relu6(x + 3) / 6` (PyTorch `nn.Hardsigmoid`).
     public mutating func hardSigmoid(_ x: Value) -> Value { node(.hardSigmoid, [x]) }
+    /// Local response normalisation across channels (PyTorch `nn.LocalResponseNorm`; odd `size`).
+    public mutating func localResponseNorm(_ x: Value, size: Int, alpha: Double = 1e-4, beta: Double = 0.75,
+                                           k: Double = 1) -> Value {
+        node(.localResponseNorm(LRNAttributes(size: size, alpha: alpha, beta: beta, k: k)), [x])
+    }
+    /// Reflection or replication padding of H and W (PyTorch `nn.ReflectionPad2d`,
+    /// `nn.ReplicationPad2d`; their 4-tuple is `(left, right, top, bottom)`).
+    public mutating func pad(_ x: Value, _ padding: Padding2d, mode: PaddingMode) -> Value {
+        node(.pad(PadAttributes(padding: padding, mode: mode)), [x])
+    }
+    /// `[F] -> [F, 1, 1]` (PyTorch `x.view(N, F, 1, 1)`).
+    public mutating func unflatten(_ x: Value) -> Value { node(.unflatten, [x]) }
     /// `x * y`, of the same shape or `y` a `[C, 1, 1]` gate broadcast over H and W.
     public mutating func mul(_ x: Value, _ y: Value) -> Value { node(.mul, [x, y]) }
 

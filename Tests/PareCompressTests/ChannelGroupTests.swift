@@ -108,6 +108,25 @@ final class ChannelGroupTests: XCTestCase {
         XCTAssertEqual(squeeze.producers, ["features.4.block.2.fc1"])
     }
 
+    /// Local response norm normalises each channel by its neighbours: its group is not
+    /// prunable; padding passes channels through.
+    func testLocalResponseNormIsNeverPrunedAndPaddingPassesThrough() throws {
+        var b = GraphBuilder()
+        var x = b.conv2d(b.input([3, 8, 8]), "conv1", outChannels: 6, kernelSize: 3, bias: false)
+        x = b.localResponseNorm(b.relu(x), size: 5)
+        x = b.conv2d(x, "conv2", outChannels: 4, kernelSize: 1)
+        x = b.pad(b.relu(x), Padding2d(1), mode: .reflect)
+        x = b.conv2d(x, "conv3", outChannels: 4, kernelSize: 3)
+        let analysis = try ChannelAnalysis(try b.buildWithoutParameters(outputs: [x]))
+        let normalised = try group(analysis, producedBy: "conv1")
+        XCTAssertFalse(normalised.prunable)
+        XCTAssertTrue(normalised.reason!.contains("local response norm"), normalised.reason!)
+        let padded = try group(analysis, producedBy: "conv2")
+        XCTAssertTrue(padded.prunable)
+        XCTAssertTrue(padded.members.contains { $0.op == "pad" && $0.role == .activation })
+        XCTAssertTrue(padded.members.contains { $0.node == "conv3" && $0.role == .inputChannels })
+    }
+
     func testConcatStacksSpacesAtOffsetsAndSliceTakesAWindow() throws {
         var b = GraphBuilder()
         let x = b.input([3, 8, 8])

@@ -197,6 +197,20 @@ final class DNNLExecutorTests: XCTestCase {
                     mode: .training)
     }
 
+    /// LRN on oneDNN (a blocked layout after a 16-channel conv, and plain), reflection and
+    /// replication padding on Swift loops.
+    func testLocalResponseNormAndPadding() throws {
+        let lrn = LRNAttributes(size: 5, alpha: 0.5, beta: 0.75, k: 2)
+        let reflect = PadAttributes(padding: Padding2d(top: 2, left: 1, bottom: 0, right: 3), mode: .reflect)
+        let replicate = PadAttributes(padding: Padding2d(top: 1, left: 0, bottom: 3, right: 2), mode: .replicate)
+        for g in [graph(input: [5, 6, 7], [.localResponseNorm(lrn), .pad(reflect), .pad(replicate)]),
+                  graph(input: [4, 6, 6], [conv(16, [3, 3], padding: Padding2d(1)), .localResponseNorm(LRNAttributes(size: 3)),
+                                           .pad(PadAttributes(padding: Padding2d(1), mode: .reflect)), conv(5, [3, 3])])] {
+            try compare(g, batch: 2, mode: .training)
+            try compare(g, batch: 3, mode: .inference)
+        }
+    }
+
     /// A squeeze-and-excitation block (the gate `[C, 1, 1]` broadcast by oneDNN's binary mul,
     /// in a blocked layout for C = 16) and a same-shape product.
     func testMulWithChannelGateAndSameShape() throws {
@@ -215,6 +229,18 @@ final class DNNLExecutorTests: XCTestCase {
             try compare(g, batch: 2, mode: .training)
             try compare(g, batch: 3, mode: .inference)
         }
+        // A gate made by linear layers: pool, flatten, linear, unflatten to [C, 1, 1].
+        let linearGate = Graph(nodes: [
+            Node(name: "input", op: .input(shape: [16, 4, 5]), inputs: []),
+            Node(name: "pool", op: .globalAvgPool, inputs: [0]),
+            Node(name: "flatten", op: .flatten, inputs: [1]),
+            Node(name: "fc", op: .linear(LinearAttributes(outFeatures: 16)), inputs: [2]),
+            Node(name: "view", op: .unflatten, inputs: [3]),
+            Node(name: "gate", op: .sigmoid, inputs: [4]),
+            Node(name: "mul", op: .mul, inputs: [0, 5]),
+        ], outputs: [6])
+        try compare(linearGate, batch: 3, mode: .training)
+        try compare(linearGate, batch: 2, mode: .inference)
     }
 
     func testChannelSliceConcatAndShuffle() throws {

@@ -221,6 +221,70 @@ final class ReferenceGradientTests: XCTestCase {
         XCTAssertEqual(y[3], 20, accuracy: 1e-6)
     }
 
+    func testLocalResponseNormGradients() {
+        for (channels, a) in [(5, LRNAttributes(size: 3, alpha: 0.8, beta: 0.75, k: 1.5)),
+                              (4, LRNAttributes(size: 5, alpha: 2, beta: 1.3, k: 0.7)),
+                              (3, LRNAttributes(size: 1, alpha: 0.5, beta: 0.5, k: 1))] {
+            let batch = 2, spatial = 3
+            var generator = SeededGenerator(seed: 71 + UInt64(a.size))
+            checkOpGradients(
+                "lrn size \(a.size) on \(channels) channels", arguments: [randomArray(batch * channels * spatial, &generator)],
+                names: ["input"], atol: atol, rtol: rtol,
+                forward: { args in
+                    var output = self.zeros(batch * channels * spatial)
+                    referenceLRNForward(output: &output, input: args[0], batch: batch, channels: channels, spatial: spatial,
+                                        attributes: a)
+                    return output
+                },
+                backward: { args, dOutput, gradients in
+                    referenceLRNBackward(dInput: &gradients[0], dOutput: dOutput, input: args[0], batch: batch,
+                                         channels: channels, spatial: spatial, attributes: a)
+                })
+        }
+    }
+
+    /// PyTorch's LocalResponseNorm on one pixel of 4 channels, size 3: the window of channel
+    /// 0 is channels 0 and 1 (clipped), of channel 1 channels 0 ... 2; alpha is divided by 3.
+    func testLocalResponseNormValues() {
+        let x: [Double] = [1, 2, 3, 4]
+        var y = zeros(4)
+        let a = LRNAttributes(size: 3, alpha: 0.3, beta: 0.5, k: 2)
+        referenceLRNForward(output: &y, input: x, batch: 1, channels: 4, spatial: 1, attributes: a)
+        let expected = [1.0 / (2 + 0.1 * 5).squareRoot(), 2 / (2 + 0.1 * 14).squareRoot(),
+                        3 / (2 + 0.1 * 29).squareRoot(), 4 / (2 + 0.1 * 25).squareRoot()]
+        for k in 0..<4 { XCTAssertEqual(y[k], expected[k], accuracy: 1e-12, "lrn channel \(k)") }
+    }
+
+    func testPaddingGradientsAndValues() {
+        let planes = 2, height = 3, width = 4
+        for mode in PaddingMode.allCases {
+            let a = PadAttributes(padding: Padding2d(top: 2, left: 1, bottom: 1, right: 3), mode: mode)
+            var generator = SeededGenerator(seed: mode == .reflect ? 81 : 82)
+            let outCount = planes * (height + 3) * (width + 4)
+            checkOpGradients(
+                "pad \(mode)", arguments: [randomArray(planes * height * width, &generator)], names: ["input"],
+                atol: atol, rtol: rtol,
+                forward: { args in
+                    var output = self.zeros(outCount)
+                    referencePadForward(output: &output, input: args[0], planes: planes, height: height, width: width,
+                                        attributes: a)
+                    return output
+                },
+                backward: { _, dOutput, gradients in
+                    referencePadBackward(dInput: &gradients[0], dOutput: dOutput, planes: planes, height: height, width: width,
+                                         attributes: a)
+                })
+        }
+        // One row [1 2 3] padded by 2 left and 1 right: reflect 3 2 | 1 2 3 | 2, replicate 1 1 | 1 2 3 | 3.
+        var row = zeros(6)
+        referencePadForward(output: &row, input: [1, 2, 3], planes: 1, height: 1, width: 3,
+                            attributes: PadAttributes(padding: Padding2d(top: 0, left: 2, bottom: 0, right: 1), mode: .reflect))
+        XCTAssertEqual(row, [3, 2, 1, 2, 3, 2])
+        referencePadForward(output: &row, input: [1, 2, 3], planes: 1, height: 1, width: 3,
+                            attributes: PadAttributes(padding: Padding2d(top: 0, left: 2, bottom: 0, right: 1), mode: .replicate))
+        XCTAssertEqual(row, [1, 1, 1, 2, 3, 3])
+    }
+
     func testPReLUGradients() {
         // Per channel ([C] slopes) on [N, C, H*W] and one shared slope on flat [N, F].
         for (channels, spatial, slopes) in [(3, 4, 3), (5, 1, 1)] {

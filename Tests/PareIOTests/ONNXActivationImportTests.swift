@@ -25,6 +25,10 @@ final class ONNXActivationImportTests: XCTestCase {
         let squeezed2 = b.silu(b.conv2d(b.globalAvgPool(x), "se2.fc1", outChannels: 2, kernelSize: 1))
         x = b.mul(x, b.sigmoid(b.conv2d(squeezed2, "se2.fc2", outChannels: 8, kernelSize: 1)))
         x = b.mul(b.tanh(x), x)
+        x = b.localResponseNorm(x, size: 5, alpha: 0.01, beta: 0.75, k: 2)
+        x = b.pad(b.pad(x, Padding2d(top: 1, left: 0, bottom: 2, right: 1), mode: .reflect), Padding2d(2), mode: .replicate)
+        // A linear squeeze-and-excitation (x * sigmoid(fc(pool(x)).view(N, C, 1, 1))).
+        x = b.mul(x, b.sigmoid(b.unflatten(b.linear(b.flatten(b.globalAvgPool(x)), "se3.fc", outFeatures: 8))))
         x = b.flatten(b.globalAvgPool(x))
         x = b.prelu(b.linear(x, "fc", outFeatures: 3), "fc_act", perChannel: false)
         var graph = try b.buildWithoutParameters(outputs: [x], metadata: ["model": "activations"])
@@ -61,8 +65,8 @@ final class ONNXActivationImportTests: XCTestCase {
         XCTAssertEqual(float("Elu", "alpha"), 0.5)
         XCTAssertEqual(float("HardSigmoid", "alpha"), Float(1.0 / 6))
         XCTAssertEqual(float("HardSigmoid", "beta"), 0.5)
-        // SiLU is x * Sigmoid(x): two SiLUs and two SE gates and the same-shape product make five Mul.
-        XCTAssertEqual(types.filter { $0 == "Mul" }.count, 5)
+        // SiLU is x * Sigmoid(x): two SiLUs, three SE gates and the same-shape product make six Mul.
+        XCTAssertEqual(types.filter { $0 == "Mul" }.count, 6)
         // The per-channel slope keeps its state-dict shape and is reshaped to [8, 1, 1].
         let slope = try XCTUnwrap(model.graph.initializer.first { $0.name == "stem.2.weight" })
         XCTAssertEqual(slope.dims, [8])
@@ -78,7 +82,7 @@ final class ONNXActivationImportTests: XCTestCase {
             let tanh = model.graph.node.first { $0.opType == "Tanh" }!.output[0]
             let muls = model.graph.node.indices.filter { model.graph.node[$0].opType == "Mul" }
             for m in muls where !model.graph.node[m].input.contains(tanh) { model.graph.node[m].input.reverse() }
-            XCTAssertEqual(muls.count, 5)
+            XCTAssertEqual(muls.count, 6)
             let slope = try model.floats("stem.2.weight")
             let prelu = model.graph.node.firstIndex { $0.opType == "PRelu" && $0.name == "stem.2" }!
             model.graph.node[prelu].input[1] = model.floatConstant("onnx::PRelu_321", slope.values, shape: [8, 1, 1])
@@ -87,6 +91,46 @@ final class ONNXActivationImportTests: XCTestCase {
         }
         XCTAssertEqual(imported.nodes, graph.nodes)
         assertBitIdentical(imported.parameters, graph.parameters)
+    }
+
+    /// Shape-only forms exporters write: `Squeeze` of `[N, C, 1, 1]` (axes as an attribute,
+    /// as an input, or none) and `Reshape [N, C]` for a flatten; `Unsqueeze` axes [2, 3] (or
+    /// [-2, -1]) and `Reshape [-1, C, 1, 1]` for an unflatten.
+    func testSqueezeUnsqueezeAndReshapeFormsImportAsTheSameGraph() throws {
+        let graph = try activationGraph()
+        let forms: [(String, (inout ModelEditor) throws -> Void)] = [
+            ("Squeeze and Unsqueeze, axes inputs", { model in
+                let flatten = model.graph.node.firstIndex { $0.opType == "Flatten" }!
+                model.graph.node[flatten].opType = "Squeeze"
+                model.graph.node[flatten].attribute = []
+                model.graph.node[flatten].input.append(model.int64Constant("hw", [2, 3]))
+                let unflatten = model.graph.node.firstIndex { $0.opType == "Reshape" && $0.name.hasPrefix("unflatten") }!
+                model.graph.node[unflatten].opType = "Unsqueeze"
+                model.graph.node[unflatten].input[1] = model.int64Constant("last2", [-2, -1])
+            }),
+            ("Squeeze without axes, Reshape to [-1, C, 1, 1]", { model in
+                let flatten = model.graph.node.firstIndex { $0.opType == "Flatten" }!
+                model.graph.node[flatten].opType = "Squeeze"
+                model.graph.node[flatten].attribute = []
+                let unflatten = model.graph.node.firstIndex { $0.opType == "Reshape" && $0.name.hasPrefix("unflatten") }!
+                model.graph.node[unflatten].input[1] = model.int64Constant("view", [-1, 8, 1, 1])
+            }),
+            ("opset 11: Squeeze and Unsqueeze with axes attributes", { model in
+                model.setOpset(11)
+                let flatten = model.graph.node.firstIndex { $0.opType == "Flatten" }!
+                model.graph.node[flatten].opType = "Squeeze"
+                model.graph.node[flatten].attribute = [attribute("axes", ints: [3, 2])]
+                let unflatten = model.graph.node.firstIndex { $0.opType == "Reshape" && $0.name.hasPrefix("unflatten") }!
+                model.graph.node[unflatten].opType = "Unsqueeze"
+                model.graph.node[unflatten].input = [model.graph.node[unflatten].input[0]]
+                model.graph.node[unflatten].attribute = [attribute("axes", ints: [2, 3])]
+            }),
+        ]
+        for (label, rewrite) in forms {
+            let imported = try importRewritten(graph, rewrite)
+            XCTAssertEqual(imported.nodes.map(\.op), graph.nodes.map(\.op), label)
+            assertBitIdentical(imported.parameters, graph.parameters)
+        }
     }
 
     /// A sigmoid used elsewhere too is not folded into SiLU: the product stays a `mul`.
@@ -114,6 +158,25 @@ final class ONNXActivationImportTests: XCTestCase {
                 let m = model.graph.node.firstIndex { $0.opType == "Mul" && $0.input.contains(gate) }!
                 let fc1 = model.graph.node.first { $0.name == "se.fc1" }!
                 model.graph.node[m].input = model.graph.node[m].input.map { $0 == gate ? fc1.output[0] : $0 }
+            }),
+            ("LRN size 4", { model in
+                let lrn = model.graph.node.firstIndex { $0.opType == "LRN" }!
+                model.graph.node[lrn].attribute.removeAll { $0.name == "size" }
+                model.graph.node[lrn].attribute.append(attribute("size", int: 4))
+            }),
+            ("Pad mode 'wrap'", { model in
+                let pad = model.graph.node.firstIndex { $0.opType == "Pad" }!
+                var mode = Onnx_AttributeProto()
+                mode.name = "mode"
+                mode.type = .string
+                mode.s = Data("wrap".utf8)
+                model.graph.node[pad].attribute = [mode]
+            }),
+            ("Pare reads Squeeze of the 1x1 axes of [N, C, 1, 1]", { model in
+                let flatten = model.graph.node.firstIndex { $0.opType == "Flatten" }!
+                model.graph.node[flatten].opType = "Squeeze"
+                model.graph.node[flatten].attribute = []
+                model.graph.node[flatten].input.append(model.int64Constant("h", [2]))
             }),
             ("PRelu with a slope of shape [6]", { model in
                 let prelu = model.graph.node.firstIndex { $0.opType == "PRelu" && $0.name == "stem.2" }!

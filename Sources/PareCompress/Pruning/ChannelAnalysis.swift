@@ -20,8 +20,8 @@ import PareCore
 ///   after it loses H·W columns per channel;
 /// - a convolution (not depthwise) and a linear layer start a new channel space.
 ///
-/// Graph inputs, the model's outputs and softmax (which couples all its features) are never
-/// pruned. A *unit* is a class of joined slots; a *group* is the units that share producers
+/// Graph inputs, the model's outputs, softmax (which couples all its features) and local
+/// response norm (which normalises each channel by its neighbours) are never pruned. A *unit* is a class of joined slots; a *group* is the units that share producers
 /// (a unit's producers are the convolutions and linear layers whose outputs it holds).
 public struct ChannelAnalysis: Sendable {
     public let graph: Graph
@@ -86,8 +86,12 @@ public struct ChannelAnalysis: Sendable {
             case .linear:
                 isProducer[index] = true
             case .batchNorm, .relu, .relu6, .hardSwish, .sigmoid, .leakyRelu, .prelu, .elu, .tanh, .silu, .hardSigmoid,
-                 .maxPool, .avgPool, .globalAvgPool, .dropout:
+                 .pad, .maxPool, .avgPool, .globalAvgPool, .dropout, .unflatten:
                 passThrough(index, inputs[0])
+            case .localResponseNorm:
+                // Each channel is normalised by its neighbours: removing one changes the others.
+                passThrough(index, inputs[0])
+                fix(index, "local response norm '\(node.name)' mixes neighbouring channels")
             case .add, .mul:
                 passThrough(index, inputs[0])
                 passThrough(index, inputs[1])
@@ -162,7 +166,8 @@ public struct ChannelAnalysis: Sendable {
             case .linear:
                 addMembers(index, .inputFeatures, slotsOf: node.inputs[0])
             case .input, .conv2d, .batchNorm, .relu, .relu6, .hardSwish, .sigmoid, .leakyRelu, .prelu, .elu, .tanh,
-                 .silu, .hardSigmoid, .maxPool, .avgPool, .globalAvgPool, .add, .mul, .concat, .channelShuffle, .channelSlice, .flatten, .dropout, .softmax:
+                 .silu, .hardSigmoid, .localResponseNorm, .pad, .maxPool, .avgPool, .globalAvgPool, .add, .mul, .concat, .channelShuffle, .channelSlice, .flatten, .unflatten, .dropout,
+                 .softmax:
                 break
             }
         }
@@ -199,8 +204,9 @@ public struct ChannelAnalysis: Sendable {
         case .linear: return .outputChannels
         case .batchNorm: return .batchNorm
         case let .prelu(perChannel): return perChannel ? .slopes : .activation
-        case .relu, .relu6, .hardSwish, .sigmoid, .leakyRelu, .elu, .tanh, .silu, .hardSigmoid, .maxPool, .avgPool,
-             .globalAvgPool, .add, .mul, .concat, .channelShuffle, .channelSlice, .flatten, .dropout, .softmax:
+        case .relu, .relu6, .hardSwish, .sigmoid, .leakyRelu, .elu, .tanh, .silu, .hardSigmoid, .localResponseNorm, .pad,
+             .maxPool, .avgPool, .globalAvgPool, .add, .mul, .concat, .channelShuffle, .channelSlice, .flatten, .unflatten,
+             .dropout, .softmax:
             return .activation
         }
     }

@@ -81,8 +81,9 @@ public enum ChannelSurgery {
             case let .prelu(perChannel):
                 let weight = perChannel ? try p["weight"]!.selecting(out, axis: 0) : p["weight"]!.copy()
                 try editor.keep(index, op: node.op, parameters: ["weight": weight])
-            case .relu, .relu6, .hardSwish, .sigmoid, .leakyRelu, .elu, .tanh, .silu, .hardSigmoid, .maxPool, .avgPool,
-                 .globalAvgPool, .add, .mul, .concat, .channelShuffle, .flatten, .dropout, .softmax:
+            case .relu, .relu6, .hardSwish, .sigmoid, .leakyRelu, .elu, .tanh, .silu, .hardSigmoid, .localResponseNorm, .pad,
+                 .maxPool, .avgPool, .globalAvgPool, .add, .mul, .concat, .channelShuffle, .flatten, .unflatten, .dropout,
+                 .softmax:
                 try editor.keep(index)
             }
         }
@@ -107,8 +108,8 @@ public enum ChannelSurgery {
             case .conv2d, .linear: suffixes = ["weight", "bias"]
             case .batchNorm: suffixes = ["weight", "bias"]
             case .input, .relu, .relu6, .hardSwish, .sigmoid, .leakyRelu, .prelu, .elu, .tanh, .silu, .hardSigmoid,
-                 .maxPool, .avgPool, .globalAvgPool, .add, .mul, .concat, .channelShuffle, .channelSlice, .flatten,
-                 .dropout, .softmax:
+                 .localResponseNorm, .pad, .maxPool, .avgPool, .globalAvgPool, .add, .mul, .concat, .channelShuffle,
+                 .channelSlice, .flatten, .unflatten, .dropout, .softmax:
                 suffixes = []
             }
             for suffix in suffixes {

@@ -127,8 +127,8 @@ public enum ChannelImportance {
                         add(analysis.slot(index, a), total)
                     }
                 case .input, .batchNorm, .relu, .relu6, .hardSwish, .sigmoid, .leakyRelu, .prelu, .elu, .tanh, .silu,
-                     .hardSigmoid, .mul, .maxPool, .avgPool, .globalAvgPool, .add,
-                     .concat, .channelShuffle, .channelSlice, .flatten, .dropout, .softmax:
+                     .hardSigmoid, .localResponseNorm, .pad, .mul, .maxPool, .avgPool, .globalAvgPool, .add,
+                     .concat, .channelShuffle, .channelSlice, .flatten, .unflatten, .dropout, .softmax:
                     continue
                 }
             }
@@ -193,8 +193,8 @@ public enum ChannelImportance {
                     visit(analysis.slot(index, c), node.parameterName("weight"), Slice(base: c, length: 1))
                 }
             case .input, .relu, .relu6, .hardSwish, .sigmoid, .leakyRelu, .prelu, .elu, .tanh, .silu, .hardSigmoid,
-                 .maxPool, .avgPool, .globalAvgPool, .add, .mul, .concat, .channelShuffle, .channelSlice, .flatten,
-                 .dropout, .softmax:
+                 .localResponseNorm, .pad, .maxPool, .avgPool, .globalAvgPool, .add, .mul, .concat, .channelShuffle,
+                 .channelSlice, .flatten, .unflatten, .dropout, .softmax:
                 continue
             }
         }
@@ -236,8 +236,8 @@ public enum ChannelImportance {
         let activations = graph.nodes.indices.filter { index in
             switch graph.nodes[index].op {
             case .relu, .relu6, .hardSwish, .sigmoid, .leakyRelu, .prelu, .elu, .tanh, .silu, .hardSigmoid: return true
-            case .input, .conv2d, .batchNorm, .mul, .maxPool, .avgPool, .globalAvgPool, .linear, .add, .concat,
-                 .channelShuffle, .channelSlice, .flatten, .dropout, .softmax:
+            case .input, .conv2d, .batchNorm, .mul, .localResponseNorm, .pad, .maxPool, .avgPool, .globalAvgPool, .linear, .add, .concat,
+                 .channelShuffle, .channelSlice, .flatten, .unflatten, .dropout, .softmax:
                 return false
             }
         }

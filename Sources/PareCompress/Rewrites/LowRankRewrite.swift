@@ -70,8 +70,8 @@ public enum LowRankRewrite {
                     return editor.add(name + ".horizontal", op: .conv2d(h), inputs: [y], parameters: parameters)
                 }
             case .input, .batchNorm, .relu, .relu6, .hardSwish, .sigmoid, .leakyRelu, .prelu, .elu, .tanh, .silu,
-                 .hardSigmoid, .mul, .maxPool, .avgPool, .globalAvgPool, .add,
-                 .concat, .channelShuffle, .channelSlice, .flatten, .dropout, .softmax:
+                 .hardSigmoid, .localResponseNorm, .pad, .mul, .maxPool, .avgPool, .globalAvgPool, .add,
+                 .concat, .channelShuffle, .channelSlice, .flatten, .unflatten, .dropout, .softmax:
                 return .notApplicable
             }
         }

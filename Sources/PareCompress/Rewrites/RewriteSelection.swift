@@ -63,8 +63,8 @@ public struct RewriteSelection: Codable, Equatable, Sendable {
             return result
         case .linear: return ["linear"]
         case .input, .batchNorm, .relu, .relu6, .hardSwish, .sigmoid, .leakyRelu, .prelu, .elu, .tanh, .silu,
-             .hardSigmoid, .mul, .maxPool, .avgPool, .globalAvgPool, .add,
-             .concat, .channelShuffle, .channelSlice, .flatten, .dropout, .softmax:
+             .hardSigmoid, .localResponseNorm, .pad, .mul, .maxPool, .avgPool, .globalAvgPool, .add,
+             .concat, .channelShuffle, .channelSlice, .flatten, .unflatten, .dropout, .softmax:
             return [op.kind]
         }
     }

@@ -90,6 +90,31 @@ extension DNNLExecutor {
             }
             if let target { try finishGradient(i, 0, target: target) }
 
+        case let .localResponseNorm(a):
+            guard needsInputGradient(i, 0) else { break }
+            var dataMD = inputMDs[i][0]
+            var diffMD = valueMD[i]
+            var desc = dnnl_lrn_desc_t()
+            try dnnlCheck(dnnl_lrn_backward_desc_init(&desc, dnnl_lrn_across_channels, &diffMD, &dataMD, dnnl_dim_t(a.size),
+                                                      Float(a.alpha), Float(a.beta), Float(a.k)), "describe lrn backward")
+            let p = try primitive(&desc, hint: forwardPrimitive[i]!, name: "\(node.name) lrn backward")
+            let target = gradientTarget(i, 0, p.query(dnnl_query_diff_src_md))
+            var args: [(Int32, Argument)] = [(DNNL_ARG_SRC, .buffer(inputBuffers[i][0])), (DNNL_ARG_DIFF_DST, .buffer(dy)),
+                                             (DNNL_ARG_DIFF_SRC, .buffer(target))]
+            if let workspace = saved[i]["workspace"] { args.append((DNNL_ARG_WORKSPACE, .buffer(workspace))) }
+            addPrimitive(p, args, at: t)
+            try finishGradient(i, 0, target: target)
+        case let .pad(a):
+            guard needsInputGradient(i, 0) else { break }
+            let s = shapes[node.inputs[0]]
+            let planes = batchSize * s[0]
+            let target = gradientTarget(i, 0, inputMDs[i][0])
+            addSwift(at: t, touching: [dy, target]) { ex in
+                padBackward(dInput: ex.floatPointer(target), dOutput: ex.floatPointer(dy), planes: planes, height: s[1],
+                            width: s[2], attributes: a)
+            }
+            try finishGradient(i, 0, target: target)
+
         case let .maxPool(a):
             if let pooling = maxPooling[i] {
                 try compileBlockedMaxPoolingBackward(i, pooling)
@@ -202,7 +227,7 @@ extension DNNLExecutor {
             }
             try finishGradient(i, 0, target: target)
 
-        case .flatten:
+        case .flatten, .unflatten:
             guard needsInputGradient(i, 0) else { break }
             let target = gradientTarget(i, 0, inputMDs[i][0])
             addSwift(at: t, touching: [dy, target]) { ex in

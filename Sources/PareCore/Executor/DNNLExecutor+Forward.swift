@@ -100,6 +100,34 @@ extension DNNLExecutor {
                              batch: batch, channels: s[0], plane: s.elementCount / s[0], shared: !perChannel)
             }
 
+        case let .localResponseNorm(a):
+            var dataMD = valueMD[node.inputs[0]]
+            var desc = dnnl_lrn_desc_t()
+            try dnnlCheck(dnnl_lrn_forward_desc_init(&desc, propagation, dnnl_lrn_across_channels, &dataMD, dnnl_dim_t(a.size),
+                                                     Float(a.alpha), Float(a.beta), Float(a.k)), "describe lrn")
+            let p = try primitive(&desc, name: "\(node.name) lrn forward")
+            forwardPrimitive[i] = p
+            let x = try input(i, 0, as: dataMD)
+            let y = output(i, p.query(dnnl_query_dst_md))
+            var args: [(Int32, Argument)] = [(DNNL_ARG_SRC, .buffer(x)), (DNNL_ARG_DST, .buffer(y))]
+            let workspaceMD = p.query(dnnl_query_workspace_md)
+            if !MemoryDescriptor.isZero(workspaceMD) {
+                let workspace = newBuffer(workspaceMD, at: t)
+                saved[i]["workspace"] = workspace
+                args.append((DNNL_ARG_WORKSPACE, .buffer(workspace)))
+            }
+            addPrimitive(p, args, at: t)
+
+        case let .pad(a):
+            let x = try input(i, 0, as: try plainMD(node.inputs[0]))
+            let y = output(i, try plainMD(i))
+            let s = shapes[node.inputs[0]]
+            let planes = batchSize * s[0]
+            addSwift(at: t, touching: [x, y]) { ex in
+                padForward(output: ex.floatPointer(y), input: ex.floatPointer(x), planes: planes, height: s[1], width: s[2],
+                           attributes: a)
+            }
+
         case let .maxPool(a):
             try compilePooling(i, a, algorithm: dnnl_pooling_max)
         case let .avgPool(a):
@@ -188,7 +216,7 @@ extension DNNLExecutor {
                                     channels: source[0], plane: plane, start: start, count: count)
             }
 
-        case .flatten:
+        case .flatten, .unflatten:
             let x = try input(i, 0, as: try plainMD(node.inputs[0]))
             let y = output(i, try plainMD(i))
             addSwift(at: t, touching: [x, y]) { ex in

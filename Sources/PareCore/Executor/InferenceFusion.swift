@@ -69,8 +69,8 @@ struct InferenceFusion {
         case let .elu(alpha): return (dnnl_eltwise_elu, Float(alpha), 0)
         case .tanh: return (dnnl_eltwise_tanh, 0, 0)
         case .silu: return (dnnl_eltwise_swish, 1, 0)
-        case .input, .conv2d, .batchNorm, .hardSigmoid, .prelu, .maxPool, .avgPool, .globalAvgPool, .linear, .add, .mul,
-             .concat, .channelShuffle, .channelSlice, .flatten, .dropout, .softmax:
+        case .input, .conv2d, .batchNorm, .hardSigmoid, .prelu, .localResponseNorm, .pad, .maxPool, .avgPool, .globalAvgPool, .linear, .add, .mul,
+             .concat, .channelShuffle, .channelSlice, .flatten, .unflatten, .dropout, .softmax:
             return nil
         }
     }

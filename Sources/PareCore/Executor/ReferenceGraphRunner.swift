@@ -137,6 +137,10 @@ public final class ReferenceGraphRunner<T: BinaryFloatingPoint> {
             referenceSiluForward(output: &output, input: x)
         case .hardSigmoid:
             referenceHardSigmoidForward(output: &output, input: x)
+        case let .localResponseNorm(a):
+            referenceLRNForward(output: &output, input: x, batch: n, channels: s[0], spatial: s[1] * s[2], attributes: a)
+        case let .pad(a):
+            referencePadForward(output: &output, input: x, planes: n * s[0], height: s[1], width: s[2], attributes: a)
         case let .maxPool(a):
             referenceMaxPool2dForward(output: &output, input: x, batch: n, channels: s[0], height: s[1], width: s[2], attributes: a)
         case let .avgPool(a):
@@ -162,7 +166,7 @@ public final class ReferenceGraphRunner<T: BinaryFloatingPoint> {
         case let .channelSlice(start, count):
             referenceChannelSliceForward(output: &output, input: x, batch: n, channels: s[0],
                                          spatial: s.elementCount / s[0], start: start, count: count)
-        case .flatten:
+        case .flatten, .unflatten:
             referenceFlattenForward(output: &output, input: x)
         case let .dropout(p):
             switch mode {
@@ -286,6 +290,11 @@ public final class ReferenceGraphRunner<T: BinaryFloatingPoint> {
             referenceSiluBackward(dInput: &dInput, dOutput: dOutput, input: x)
         case .hardSigmoid:
             referenceHardSigmoidBackward(dInput: &dInput, dOutput: dOutput, input: x)
+        case let .localResponseNorm(a):
+            referenceLRNBackward(dInput: &dInput, dOutput: dOutput, input: x, batch: n, channels: s[0], spatial: s[1] * s[2],
+                                 attributes: a)
+        case let .pad(a):
+            referencePadBackward(dInput: &dInput, dOutput: dOutput, planes: n * s[0], height: s[1], width: s[2], attributes: a)
         case let .maxPool(a):
             referenceMaxPool2dBackward(dInput: &dInput, dOutput: dOutput, input: x, batch: n, channels: s[0],
                                        height: s[1], width: s[2], attributes: a)
@@ -323,7 +332,7 @@ public final class ReferenceGraphRunner<T: BinaryFloatingPoint> {
         case let .channelSlice(start, count):
             referenceChannelSliceBackward(dInput: &dInput, dOutput: dOutput, batch: n, channels: s[0],
                                           spatial: s.elementCount / s[0], start: start, count: count)
-        case .flatten:
+        case .flatten, .unflatten:
             referenceFlattenBackward(dInput: &dInput, dOutput: dOutput)
         case let .dropout(p):
             referenceDropoutBackward(dInput: &dInput, dOutput: dOutput, mask: dropoutMasks[index]!, p: p)

@@ -50,6 +50,8 @@ extension Node: Codable {
         case "tanh": op = .tanh
         case "silu": op = .silu
         case "hardSigmoid": op = .hardSigmoid
+        case "localResponseNorm": op = .localResponseNorm(try c.decode(LRNAttributes.self, forKey: .attributes))
+        case "pad": op = .pad(try c.decode(PadAttributes.self, forKey: .attributes))
         case "maxPool": op = .maxPool(try c.decode(Pool2dAttributes.self, forKey: .attributes))
         case "avgPool": op = .avgPool(try c.decode(Pool2dAttributes.self, forKey: .attributes))
         case "globalAvgPool": op = .globalAvgPool
@@ -62,6 +64,7 @@ extension Node: Codable {
             let a = try c.decode(SliceAttribute.self, forKey: .attributes)
             op = .channelSlice(start: a.start, count: a.count)
         case "flatten": op = .flatten
+        case "unflatten": op = .unflatten
         case "dropout": op = .dropout(p: try c.decode(DropoutAttribute.self, forKey: .attributes).p)
         case "softmax": op = .softmax
         default:
@@ -82,6 +85,8 @@ extension Node: Codable {
         case let .batchNorm(a): try c.encode(a, forKey: .attributes)
         case let .maxPool(a), let .avgPool(a): try c.encode(a, forKey: .attributes)
         case let .linear(a): try c.encode(a, forKey: .attributes)
+        case let .localResponseNorm(a): try c.encode(a, forKey: .attributes)
+        case let .pad(a): try c.encode(a, forKey: .attributes)
         case let .channelShuffle(groups): try c.encode(GroupsAttribute(groups: groups), forKey: .attributes)
         case let .dropout(p): try c.encode(DropoutAttribute(p: p), forKey: .attributes)
         case let .channelSlice(start, count): try c.encode(SliceAttribute(start: start, count: count), forKey: .attributes)
@@ -89,7 +94,7 @@ extension Node: Codable {
         case let .prelu(perChannel): try c.encode(PReLUAttribute(perChannel: perChannel), forKey: .attributes)
         case let .elu(alpha): try c.encode(AlphaAttribute(alpha: alpha), forKey: .attributes)
         case .relu, .relu6, .hardSwish, .sigmoid, .tanh, .silu, .hardSigmoid, .globalAvgPool, .add, .mul, .concat, .flatten,
-             .softmax:
+             .unflatten, .softmax:
             break
         }
     }

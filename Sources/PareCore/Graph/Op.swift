@@ -25,6 +25,10 @@ public enum Op: Hashable, Sendable {
     case silu
     /// `relu6(x + 3) / 6` (PyTorch `Hardsigmoid`; ONNX `HardSigmoid` with alpha 1/6, beta 1/2).
     case hardSigmoid
+    /// Local response normalisation across channels (PyTorch `LocalResponseNorm`).
+    case localResponseNorm(LRNAttributes)
+    /// Reflection or replication padding of H and W.
+    case pad(PadAttributes)
     case maxPool(Pool2dAttributes)
     case avgPool(Pool2dAttributes)
     /// Mean over H and W: `[C, H, W] -> [C, 1, 1]` (PyTorch `AdaptiveAvgPool2d(1)`).
@@ -44,6 +48,9 @@ public enum Op: Hashable, Sendable {
     case channelSlice(start: Int, count: Int)
     /// `[C, H, W] -> [C*H*W]`.
     case flatten
+    /// `[F] -> [F, 1, 1]`: features viewed as a 1x1 map (PyTorch `x.view(N, F, 1, 1)`, as a
+    /// squeeze-and-excitation gate made by linear layers is).
+    case unflatten
     /// Zeroes each element with probability `p` in training and scales the rest by `1/(1-p)`.
     case dropout(p: Double)
     /// Softmax over the feature axis of a `[F]` sample.
@@ -65,6 +72,8 @@ public enum Op: Hashable, Sendable {
         case .tanh: return "tanh"
         case .silu: return "silu"
         case .hardSigmoid: return "hardSigmoid"
+        case .localResponseNorm: return "localResponseNorm"
+        case .pad: return "pad"
         case .maxPool: return "maxPool"
         case .avgPool: return "avgPool"
         case .globalAvgPool: return "globalAvgPool"
@@ -75,6 +84,7 @@ public enum Op: Hashable, Sendable {
         case .channelShuffle: return "channelShuffle"
         case .channelSlice: return "channelSlice"
         case .flatten: return "flatten"
+        case .unflatten: return "unflatten"
         case .dropout: return "dropout"
         case .softmax: return "softmax"
         }
@@ -85,7 +95,8 @@ public enum Op: Hashable, Sendable {
         switch self {
         case .input: return 0
         case .conv2d, .batchNorm, .relu, .relu6, .hardSwish, .sigmoid, .leakyRelu, .prelu, .elu, .tanh, .silu,
-             .hardSigmoid, .maxPool, .avgPool, .globalAvgPool, .linear, .channelShuffle, .channelSlice, .flatten, .dropout, .softmax:
+             .hardSigmoid, .localResponseNorm, .pad, .maxPool, .avgPool, .globalAvgPool, .linear, .channelShuffle,
+             .channelSlice, .flatten, .unflatten, .dropout, .softmax:
             return 1
         case .add, .mul: return 2
         case .concat: return nil

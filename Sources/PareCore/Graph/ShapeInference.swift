@@ -143,6 +143,31 @@ extension Op {
         case let .dropout(p):
             guard p >= 0, p < 1 else { return .failure(ShapeFailure("dropout probability \(p) not in [0, 1)")) }
             return .success(inputs[0])
+        case let .localResponseNorm(a):
+            return image(inputs[0]).flatMap { _ in
+                guard a.size >= 1, a.size % 2 == 1 else {
+                    return .failure(ShapeFailure("size \(a.size) must be odd and positive (PyTorch and ONNX place an even window differently)"))
+                }
+                guard a.alpha.isFinite, a.alpha >= 0, a.beta.isFinite, a.k.isFinite, a.k > 0 else {
+                    return .failure(ShapeFailure("alpha \(a.alpha), beta \(a.beta), k \(a.k): alpha must be non-negative, "
+                                                 + "k positive, all finite"))
+                }
+                return .success(inputs[0])
+            }
+        case let .pad(a):
+            return image(inputs[0]).flatMap { (c, h, w) in
+                let p = a.padding
+                if let failure = nonNegative(p) { return .failure(failure) }
+                if a.mode == .reflect {
+                    guard p.top < h, p.bottom < h, p.left < w, p.right < w else {
+                        return .failure(ShapeFailure("reflection \(paddingText(p)) must be less than the input's \(h)x\(w)"))
+                    }
+                }
+                let (h1, o1) = h.addingReportingOverflow(p.top), (w1, o2) = w.addingReportingOverflow(p.left)
+                let (h2, o3) = h1.addingReportingOverflow(p.bottom), (w2, o4) = w1.addingReportingOverflow(p.right)
+                guard !(o1 || o2 || o3 || o4) else { return .failure(ShapeFailure("padded size overflows: \(paddingText(p))")) }
+                return .success([c, h2, w2])
+            }
         case let .maxPool(a), let .avgPool(a):
             return image(inputs[0]).flatMap { (c, h, w) in
                 if let failure = pair("kernelSize", a.kernelSize) ?? pair("stride", a.stride) ?? nonNegative(a.padding) {
@@ -221,6 +246,9 @@ extension Op {
         case .softmax:
             guard inputs[0].rank == 1 else { return .failure(ShapeFailure("expects a flat [F] input, got [\(inputs[0])]")) }
             return .success(inputs[0])
+        case .unflatten:
+            guard inputs[0].rank == 1 else { return .failure(ShapeFailure("expects a flat [F] input, got [\(inputs[0])]")) }
+            return .success([inputs[0][0], 1, 1])
         }
     }
 
@@ -228,8 +256,9 @@ extension Op {
     /// per-sample input shapes (which must be valid for the op).
     public func parameterSpecs(inputs: [Shape]) -> [ParameterSpec] {
         switch self {
-        case .input, .relu, .relu6, .hardSwish, .sigmoid, .leakyRelu, .elu, .tanh, .silu, .hardSigmoid, .maxPool, .avgPool,
-             .globalAvgPool, .add, .mul, .concat, .channelShuffle, .channelSlice, .flatten, .dropout, .softmax:
+        case .input, .relu, .relu6, .hardSwish, .sigmoid, .leakyRelu, .elu, .tanh, .silu, .hardSigmoid, .localResponseNorm,
+             .pad, .maxPool, .avgPool,
+             .globalAvgPool, .add, .mul, .concat, .channelShuffle, .channelSlice, .flatten, .unflatten, .dropout, .softmax:
             return []
         case let .prelu(perChannel):
             return [ParameterSpec(suffix: "weight", shape: [perChannel ? inputs[0][0] : 1], role: .slope)]

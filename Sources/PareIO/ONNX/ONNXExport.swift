@@ -213,6 +213,15 @@ private struct GraphProtoBuilder {
         case .hardSigmoid:
             addNode("HardSigmoid", name: name, inputs: x, output: y,
                     attributes: [.float("alpha", Float(1.0 / 6)), .float("beta", 0.5)])
+        case let .localResponseNorm(a):
+            addNode("LRN", name: name, inputs: x, output: y, attributes: [
+                .int("size", a.size), .float("alpha", Float(a.alpha)), .float("beta", Float(a.beta)), .float("bias", Float(a.k)),
+            ])
+        case let .pad(a):
+            let p = a.padding
+            let pads = int64Constant("\(name).pads", [0, 0, p.top, p.left, 0, 0, p.bottom, p.right])
+            addNode("Pad", name: name, inputs: x + [pads], output: y,
+                    attributes: [.string("mode", a.mode == .reflect ? "reflect" : "edge")])
         case let .maxPool(a):
             addNode("MaxPool", name: name, inputs: x, output: y, attributes: [
                 .ints("kernel_shape", a.kernelSize), .ints("strides", a.stride),
@@ -254,6 +263,10 @@ private struct GraphProtoBuilder {
             addNode("Slice", name: name, inputs: inputs, output: y)
         case .flatten:
             addNode("Flatten", name: name, inputs: x, output: y, attributes: [.int("axis", 1)])
+        case .unflatten:
+            // [N, F] -> [N, F, 1, 1]; 0 copies N.
+            let shape = int64Constant("\(name).shape", [0, shapes[index][0], 1, 1])
+            addNode("Reshape", name: name, inputs: x + [shape], output: y)
         case .dropout:
             // Evaluation form: dropout is the identity.
             addNode("Identity", name: name, inputs: x, output: y)
@@ -335,6 +348,7 @@ private enum Attribute {
     case int(String, Int)
     case ints(String, [Int])
     case float(String, Float)
+    case string(String, String)
 
     var proto: Onnx_AttributeProto {
         var attribute = Onnx_AttributeProto()
@@ -351,6 +365,10 @@ private enum Attribute {
             attribute.name = name
             attribute.type = .float
             attribute.f = value
+        case let .string(name, value):
+            attribute.name = name
+            attribute.type = .string
+            attribute.s = Data(value.utf8)
         }
         return attribute
     }

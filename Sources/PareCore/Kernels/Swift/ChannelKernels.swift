@@ -133,3 +133,34 @@ func multiplyBackward(dLhs: UnsafeMutablePointer<Float>?, dRhs: UnsafeMutablePoi
         }
     }
 }
+
+/// Reflection or replication padding on plain (planes, H, W) buffers (``referencePadForward``).
+func padForward(output: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, planes: Int, height: Int, width: Int,
+                attributes a: PadAttributes) {
+    let p = a.padding
+    let outHeight = height + p.top + p.bottom, outWidth = width + p.left + p.right
+    let columns = (0..<outWidth).map { paddingSource($0, before: p.left, size: width, mode: a.mode) }
+    for plane in 0..<planes {
+        for oh in 0..<outHeight {
+            let source = input + (plane * height + paddingSource(oh, before: p.top, size: height, mode: a.mode)) * width
+            let row = output + (plane * outHeight + oh) * outWidth
+            for ow in 0..<outWidth { row[ow] = source[columns[ow]] }
+        }
+    }
+}
+
+/// The gradient of ``padForward``: dInput (overwritten) sums the output positions copying each element.
+func padBackward(dInput: UnsafeMutablePointer<Float>, dOutput: UnsafePointer<Float>, planes: Int, height: Int, width: Int,
+                 attributes a: PadAttributes) {
+    let p = a.padding
+    let outHeight = height + p.top + p.bottom, outWidth = width + p.left + p.right
+    let columns = (0..<outWidth).map { paddingSource($0, before: p.left, size: width, mode: a.mode) }
+    dInput.update(repeating: 0, count: planes * height * width)
+    for plane in 0..<planes {
+        for oh in 0..<outHeight {
+            let target = dInput + (plane * height + paddingSource(oh, before: p.top, size: height, mode: a.mode)) * width
+            let row = dOutput + (plane * outHeight + oh) * outWidth
+            for ow in 0..<outWidth { target[columns[ow]] += row[ow] }
+        }
+    }
+}
