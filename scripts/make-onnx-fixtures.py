@@ -25,6 +25,11 @@ identity and would hide a wrong mapping), 32x32 inputs, 10 classes:
   efficientnet_b0
                  torchvision EfficientNet with efficientnet_b0's table at width_mult=0.1,
                  depth_mult=0.5 (blocks per stage 1,1,1,2,2,2,1): SiLU, SE with a sigmoid gate
+  classic        a small nn.Sequential with the other layers Pare reads: ReflectionPad2d,
+                 ReplicationPad2d, LeakyReLU, PReLU (per channel and shared), ELU, Tanh, SiLU,
+                 Hardsigmoid, an SE gate made by a Linear layer (x * gate.view(N, -1, 1, 1)).
+                 (Not LocalResponseNorm: torch.onnx writes it as Pow/Pad/AveragePool/Div on a
+                 5-D tensor, not as LRN; Pare's LRN import is checked on Pare's own exports.)
 The mobile models take 48x48 inputs (32x32 would leave 1x1 maps from the third stage on).
 Each is exported with torch.onnx.export's TorchScript exporter (dynamo=False; with a
 dynamic batch, so reshape targets come from Shape/Gather/Unsqueeze/Concat chains; opsets
@@ -89,6 +94,27 @@ class NarrowResNet(resnet.ResNet):
         self.fc = nn.Linear(widths[3] * block.expansion, num_classes)
 
 
+class LinearGate(nn.Module):
+    """x * sigmoid(fc(pool(x))) with the gate viewed back as [N, C, 1, 1] (a linear SE)."""
+
+    def __init__(self, channels):
+        super().__init__()
+        self.fc = nn.Linear(channels, channels)
+
+    def forward(self, x):
+        gate = torch.sigmoid(self.fc(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1)))
+        return x * gate.view(x.shape[0], -1, 1, 1)
+
+
+def classic():
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(),
+        nn.ReflectionPad2d((1, 2, 0, 1)), nn.Conv2d(8, 12, 3), nn.PReLU(12), nn.LeakyReLU(0.1),
+        nn.ReplicationPad2d(1), nn.Conv2d(12, 12, 3, groups=12), nn.ELU(0.7), LinearGate(12), nn.Tanh(),
+        nn.Conv2d(12, 16, 1), nn.SiLU(), nn.Hardsigmoid(), nn.MaxPool2d(2), nn.PReLU(), nn.AvgPool2d(4),
+        nn.Flatten(), nn.Linear(16 * 3 * 4, CLASSES))
+
+
 def randomize(model, generator):
     """Random weights, and batch norms with random affine parameters and statistics."""
     with torch.no_grad():
@@ -106,6 +132,8 @@ def randomize(model, generator):
                 module.running_mean.uniform_(-0.3, 0.3, generator=generator)
                 module.running_var.uniform_(0.5, 2.0, generator=generator)
                 module.num_batches_tracked.fill_(7)
+            elif isinstance(module, nn.PReLU):
+                module.weight.uniform_(-0.5, 0.5, generator=generator)
     return model.eval()
 
 
@@ -120,6 +148,7 @@ def models():
         "efficientnet_b0": randomize(efficientnet.EfficientNet(
             efficientnet._efficientnet_conf("efficientnet_b0", width_mult=0.1, depth_mult=0.5)[0], 0.2,
             num_classes=CLASSES), generator),
+        "classic": randomize(classic(), generator),
     }
 
 
@@ -141,6 +170,7 @@ EXPORTS = [
     ("mobilenet_v3_large-ts-nofold", "mobilenet_v3_large", "torchscript", 17, {"do_constant_folding": False}),
     ("efficientnet_b0-ts-nofold", "efficientnet_b0", "torchscript", 17, {"do_constant_folding": False}),
     ("efficientnet_b0-ts", "efficientnet_b0", "torchscript", 14, {}),
+    ("classic-ts", "classic", "torchscript", 17, {}),
 ]
 
 

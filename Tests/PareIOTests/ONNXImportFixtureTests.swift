@@ -13,7 +13,7 @@ final class ONNXImportFixtureTests: XCTestCase {
     /// Every fixture the script writes: model, exporter (and variant).
     static let fixtures = ["resnet18-ts", "mobilenet_v2-ts", "shufflenet_v2-ts", "shufflenet_v2-ts-nofold",
                            "resnet18-dynamo", "shufflenet_v2-dynamo", "mobilenet_v3_small-ts-nofold",
-                           "mobilenet_v3_large-ts-nofold", "efficientnet_b0-ts-nofold", "efficientnet_b0-ts"]
+                           "mobilenet_v3_large-ts-nofold", "efficientnet_b0-ts-nofold", "efficientnet_b0-ts", "classic-ts"]
     /// `|pare - torch| <= atol + rtol * max|torch|` for every element: float32 summation
     /// order differs between oneDNN and PyTorch; the measured worst is about 1e-6 of the scale.
     static let atol: Float = 1e-5
@@ -122,6 +122,21 @@ final class ONNXImportFixtureTests: XCTestCase {
         let trainable = try reloaded.trainableParameterNames()
         XCTAssertEqual(Set(trainer.parameterGradients.keys), Set(trainable))
         XCTAssertTrue(trainer.parameterGradients["fc.weight"]!.floats.contains { $0 != 0 })
+    }
+
+    /// torch.onnx's forms of the other layers become Pare's ops: ReflectionPad2d and
+    /// ReplicationPad2d (pads computed by ConstantOfShape/Slice/Transpose chains) are `pad`,
+    /// SiLU's x * Sigmoid(x) is `silu`, the Linear gate's view is `unflatten`.
+    func testClassicLayersImportAsPareOps() throws {
+        let graph = try ONNXImport.read(from: Self.directory.appendingPathComponent("classic-ts.onnx"))
+        let ops = graph.nodes.map(\.op)
+        for expected: Op in [.pad(PadAttributes(padding: Padding2d(top: 0, left: 1, bottom: 1, right: 2), mode: .reflect)),
+                             .pad(PadAttributes(padding: Padding2d(1), mode: .replicate)), .prelu(perChannel: true),
+                             .prelu(perChannel: false), .leakyRelu(negativeSlope: 0.1), .elu(alpha: 0.7), .tanh, .silu,
+                             .hardSigmoid, .unflatten, .mul, .sigmoid] {
+            XCTAssertTrue(ops.contains(expected), "classic-ts lacks \(expected): \(ops.map(\.kind))")
+        }
+        XCTAssertEqual(graph.parameters["4.weight"]?.shape, [12], "the per-channel PReLU keeps its state-dict name and shape")
     }
 
     // MARK: torchvision's mobile models
