@@ -133,6 +133,30 @@ final class ONNXActivationImportTests: XCTestCase {
         }
     }
 
+    /// Opset 6's PRelu takes a `[C]` slope per channel of `[N, C, H, W]` (no numpy
+    /// broadcasting yet); from opset 7 on, `[C]` aligns with W and is refused unless W is C.
+    func testOpset6PReLUSlopeIsPerChannel() throws {
+        var b = GraphBuilder()
+        var x = b.conv2d(b.input([3, 5, 7]), "conv", outChannels: 4, kernelSize: 3, padding: 1)
+        x = b.flatten(b.globalAvgPool(b.prelu(x, "act")))
+        var graph = try b.buildWithoutParameters(outputs: [x])
+        try randomizeParameters(&graph, seed: 3)
+        func rewrite(opset: Int) throws -> Graph {
+            try importRewritten(graph) { model in
+                model.setOpset(opset)
+                let prelu = model.graph.node.firstIndex { $0.opType == "PRelu" }!
+                model.graph.node[prelu].input[1] = "act.weight"
+                model.graph.node.removeAll { $0.name == "act.reshape_slope" }
+            }
+        }
+        let imported = try rewrite(opset: 6)
+        XCTAssertEqual(imported.nodes, graph.nodes)
+        assertBitIdentical(imported.parameters, graph.parameters)
+        XCTAssertThrowsError(try rewrite(opset: 7)) { error in
+            XCTAssertTrue("\(error)".contains("PRelu with a slope of shape [4]"), "\(error)")
+        }
+    }
+
     /// A sigmoid used elsewhere too is not folded into SiLU: the product stays a `mul`.
     func testSigmoidWithAnotherUseStaysAProduct() throws {
         var b = GraphBuilder()

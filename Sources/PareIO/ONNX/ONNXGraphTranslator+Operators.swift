@@ -151,13 +151,15 @@ extension ONNXGraphTranslator {
     }
 
     /// `PRelu(x, slope)` with a constant slope: one value (shared) or one per channel
-    /// (`[C, 1, 1]`, `[1, C, 1, 1]`, or `[C]` on a flat activation).
+    /// (`[C, 1, 1]`, `[1, C, 1, 1]`, or `[C]` on a flat activation; before opset 7, whose
+    /// PRelu has no numpy broadcasting, a `[C]` slope is per channel on any input).
     private mutating func prelu() throws {
         let x = try activation(0)
         let slope = try constant(1, "slope")
         let shape = shapes[x]
         let perChannel = slope.elementCount != 1
-        guard let values = slope.floatValues, !perChannel || perChannelValues(slope, shape: shape) != nil else {
+        let legacyPerChannel = opset < 7 && slope.rank == 1 && slope.elementCount == shape[0]
+        guard let values = slope.floatValues, !perChannel || legacyPerChannel || perChannelValues(slope, shape: shape) != nil else {
             throw ImportFailure.unsupported("PRelu with a slope of shape \(slope.shape) on an activation of shape "
                                             + "[N, \(shape.dimensions.map(String.init).joined(separator: ", "))]; Pare reads one slope "
                                             + "per channel or one shared slope")
