@@ -150,10 +150,11 @@ public struct ModelSummary: Encodable, Sendable, Equatable {
     /// and the views' (`flatten`, `channelSlice`), which own no memory in PyTorch.
     public static func hasOwnActivation(_ op: Op) -> Bool {
         switch op {
-        case .input, .flatten, .channelSlice:
+        case .input, .flatten, .unflatten, .channelSlice:
             return false
-        case .conv2d, .batchNorm, .relu, .relu6, .hardSwish, .sigmoid, .maxPool, .avgPool, .globalAvgPool, .linear,
-             .add, .concat, .channelShuffle, .dropout, .softmax:
+        case .conv2d, .batchNorm, .relu, .relu6, .hardSwish, .sigmoid, .leakyRelu, .prelu, .elu, .tanh, .silu,
+             .hardSigmoid, .localResponseNorm, .pad, .maxPool, .avgPool, .globalAvgPool, .linear, .add, .mul, .concat, .channelShuffle, .dropout,
+             .softmax:
             return true
         }
     }

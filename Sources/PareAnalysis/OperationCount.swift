@@ -31,8 +31,10 @@ public struct OperationCount: Codable, Hashable, Sendable {
     /// What ``thop`` counts, for printing beside the totals.
     public static let thopRule = "thop 0.1.x profile rules: conv2d and linear as MACs, batchNorm 4 per element "
         + "(affine), avgPool 1 per output element, globalAvgPool (H*W+1) per output element "
-        + "(nn.AdaptiveAvgPool2d), softmax 3F-1 per sample; relu, relu6, maxPool, dropout 0; hardSwish, "
-        + "sigmoid 0 (no thop rule); add, concat, flatten, channelShuffle, channelSlice 0 (functions in "
+        + "(nn.AdaptiveAvgPool2d), softmax 3F-1 per sample; relu, relu6, leakyRelu, maxPool, dropout 0; hardSwish, "
+        + "sigmoid, prelu, elu, tanh, silu, hardSigmoid, localResponseNorm, pad 0 (no thop rule); add, mul, concat, "
+        + "flatten, unflatten, channelShuffle, "
+        + "channelSlice 0 (functions in "
         + "PyTorch, unseen by thop). A model that pools with F.adaptive_avg_pool2d (torchvision mobilenet_v2) "
         + "reads (H*W+1)*C lower in thop"
 }
@@ -62,8 +64,9 @@ extension Op {
             // thop count_softmax: F exps, F-1 adds and F divisions per sample.
             let features = output.elementCount
             return OperationCount(macs: 0, thop: 3 * features - 1)
-        case .input, .relu, .relu6, .hardSwish, .sigmoid, .maxPool, .add, .concat, .channelShuffle,
-             .channelSlice, .flatten, .dropout:
+        case .input, .relu, .relu6, .hardSwish, .sigmoid, .leakyRelu, .prelu, .elu, .tanh, .silu, .hardSigmoid,
+             .localResponseNorm, .pad, .maxPool,
+             .add, .mul, .concat, .channelShuffle, .channelSlice, .flatten, .unflatten, .dropout:
             return .zero
         }
     }

@@ -148,6 +148,37 @@ extension GraphBuilder {
     public mutating func hardSwish(_ x: Value) -> Value { node(.hardSwish, [x]) }
     /// `1 / (1 + exp(-x))`.
     public mutating func sigmoid(_ x: Value) -> Value { node(.sigmoid, [x]) }
+    /// `x` for `x > 0`, else `negativeSlope * x` (PyTorch `nn.LeakyReLU`, default slope 0.01).
+    public mutating func leakyRelu(_ x: Value, negativeSlope: Double = 0.01) -> Value {
+        node(.leakyRelu(negativeSlope: negativeSlope), [x])
+    }
+    /// PyTorch `nn.PReLU(num_parameters)`: a learned slope per channel (`perChannel`) or one
+    /// shared slope, parameter `name.weight`, initialised to 0.25.
+    public mutating func prelu(_ x: Value, _ name: String, perChannel: Bool = true) -> Value {
+        node(.prelu(perChannel: perChannel), [x], name: name)
+    }
+    /// `x` for `x > 0`, else `alpha * (exp(x) - 1)` (PyTorch `nn.ELU`).
+    public mutating func elu(_ x: Value, alpha: Double = 1) -> Value { node(.elu(alpha: alpha), [x]) }
+    /// `tanh(x)`.
+    public mutating func tanh(_ x: Value) -> Value { node(.tanh, [x]) }
+    /// `x * sigmoid(x)` (PyTorch `nn.SiLU`).
+    public mutating func silu(_ x: Value) -> Value { node(.silu, [x]) }
+    /// `relu6(x + 3) / 6` (PyTorch `nn.Hardsigmoid`).
+    public mutating func hardSigmoid(_ x: Value) -> Value { node(.hardSigmoid, [x]) }
+    /// Local response normalisation across channels (PyTorch `nn.LocalResponseNorm`; odd `size`).
+    public mutating func localResponseNorm(_ x: Value, size: Int, alpha: Double = 1e-4, beta: Double = 0.75,
+                                           k: Double = 1) -> Value {
+        node(.localResponseNorm(LRNAttributes(size: size, alpha: alpha, beta: beta, k: k)), [x])
+    }
+    /// Reflection or replication padding of H and W (PyTorch `nn.ReflectionPad2d`,
+    /// `nn.ReplicationPad2d`; their 4-tuple is `(left, right, top, bottom)`).
+    public mutating func pad(_ x: Value, _ padding: Padding2d, mode: PaddingMode) -> Value {
+        node(.pad(PadAttributes(padding: padding, mode: mode)), [x])
+    }
+    /// `[F] -> [F, 1, 1]` (PyTorch `x.view(N, F, 1, 1)`).
+    public mutating func unflatten(_ x: Value) -> Value { node(.unflatten, [x]) }
+    /// `x * y`, of the same shape or `y` a `[C, 1, 1]` gate broadcast over H and W.
+    public mutating func mul(_ x: Value, _ y: Value) -> Value { node(.mul, [x, y]) }
 
     /// Square max pooling (PyTorch `nn.MaxPool2d`; `stride` defaults to `kernelSize`).
     public mutating func maxPool(_ x: Value, kernelSize: Int, stride: Int? = nil, padding: Int = 0,

@@ -59,7 +59,7 @@ extension Pare {
         @Option(name: .customLong("hint"), help: ArgumentHelp("A feature hint TEACHER_NODE=STUDENT_NODE (repeatable); `pare summary` lists node names.", valueName: "pair"))
         var hints: [String] = []
         @Option(help: "Weight of each hint's mean squared error (default: \(defaults.hintWeight)).") var hintWeight: Float?
-        @Option(help: "Width multiplier of a zoo student that has one (mobilenet_v2, mobilenet_v2-cifar, smallcnn).")
+        @Option(help: "Width multiplier of a zoo student that has one (mobilenet_v2, mobilenet_v2-cifar, mobilenet_v3_large, mobilenet_v3_small, smallcnn).")
         var widthMultiplier: Double?
         @OptionGroup var training: TrainingOptions
         @OptionGroup var folderOptions: ImageFolderOptions

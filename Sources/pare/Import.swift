@@ -41,7 +41,7 @@ extension Pare {
         @Option(help: ArgumentHelp("Native model file to write.", valueName: "FILE.safetensors")) var out: String
         @Option(help: "Zoo model the state dict belongs to (`pare zoo` lists them); state dicts only.") var model: String?
         @Option(help: "Classes of the zoo model (default: the model's); state dicts only.") var classes: Int?
-        @Option(help: "Width multiplier of the zoo model (mobilenet_v2, mobilenet_v2-cifar, smallcnn); state dicts only.")
+        @Option(help: "Width multiplier of the zoo model (mobilenet_v2, mobilenet_v2-cifar, mobilenet_v3_large, mobilenet_v3_small, smallcnn); state dicts only.")
         var widthMultiplier: Double?
         @Option(help: """
             Per-sample input shape CxHxW: for a zoo model (default: the model's), or for an ONNX model \

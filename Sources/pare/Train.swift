@@ -36,7 +36,7 @@ extension Pare {
         @Option(help: ArgumentHelp("Continue the run in this directory from its last.safetensors.", valueName: "dir"))
         var resume: String?
         @Option(help: "Epochs (of the first phase, with --then) (default: \(defaults.epochs)).") var epochs: Int?
-        @Option(help: "Width multiplier of a zoo model that has one (mobilenet_v2, mobilenet_v2-cifar, smallcnn).")
+        @Option(help: "Width multiplier of a zoo model that has one (mobilenet_v2, mobilenet_v2-cifar, mobilenet_v3_large, mobilenet_v3_small, smallcnn).")
         var widthMultiplier: Double?
         @OptionGroup var training: TrainingOptions
         @OptionGroup var folderOptions: ImageFolderOptions

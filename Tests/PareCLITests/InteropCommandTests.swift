@@ -160,8 +160,9 @@ final class InteropCommandTests: XCTestCase {
     }
 
     /// With a Python that has torch and torchvision ($PARE_PYTHON, else python3): the state
-    /// dict `pare export` writes for the zoo's resnet18 loads into torchvision's resnet18
-    /// with strict key checking and gives Pare's outputs (scripts/check-state-dict.py).
+    /// dict `pare export` writes for the zoo's resnet18 (and mobilenet_v3_small/large,
+    /// efficientnet_b0) loads into torchvision's model with strict key checking and gives
+    /// Pare's outputs (scripts/check-state-dict.py).
     func testExportedStateDictLoadsIntoTorchvision() throws {
         let configured = ProcessInfo.processInfo.environment["PARE_PYTHON"] ?? ""
         let python = configured.isEmpty ? "python3" : configured
@@ -184,6 +185,15 @@ final class InteropCommandTests: XCTestCase {
         let check = try runProcess(python, [script, "resnet18", stateDict, input, output])
         print(check.output)
         XCTAssertEqual(check.status, 0, check.output)
+        // The mobile models with squeeze-and-excitation, at the same 64x64 input.
+        for name in ["mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0"] {
+            let state = temporary("\(name).state_dict.safetensors"), out = temporary("\(name).out.safetensors")
+            XCTAssertEqual(try run(["export", name, "--safetensors-state-dict", state]).status, 0, name)
+            XCTAssertEqual(try run(["run", name, "--input", input, "--out", out, "--top", "0"]).status, 0, name)
+            let result = try runProcess(python, [script, name, state, input, out])
+            print(result.output)
+            XCTAssertEqual(result.status, 0, result.output)
+        }
 
         let model = temporary("mobilenet.safetensors"), small = temporary("input32.safetensors")
         let mobileState = temporary("mobilenet.state_dict.safetensors"), mobileOutput = temporary("mobilenet.out.safetensors")

@@ -60,6 +60,73 @@ final class ChannelGroupTests: XCTestCase {
         XCTAssertEqual(inner.units, 128)
     }
 
+    /// A squeeze-and-excitation `mul` joins the gate's channels (made by `se.fc2`) with the
+    /// activation's, like a residual add; the squeeze width is a group of its own; a
+    /// per-channel PReLU's slopes are members, a shared one's are not sliced.
+    func testMulJoinsTheGateWithTheActivationAndPReLUSlopesAreMembers() throws {
+        var b = GraphBuilder()
+        var x = b.input([3, 8, 8])
+        x = b.prelu(b.batchNorm(b.conv2d(x, "expand", outChannels: 6, kernelSize: 1, bias: false), "expand_bn"), "expand_act")
+        x = b.conv2d(x, "dw", outChannels: 6, kernelSize: 3, padding: 1, groups: 6, bias: false)
+        let squeezed = b.relu(b.conv2d(b.globalAvgPool(x), "se.fc1", outChannels: 2, kernelSize: 1))
+        x = b.mul(x, b.hardSigmoid(b.conv2d(squeezed, "se.fc2", outChannels: 6, kernelSize: 1)))
+        x = b.prelu(b.conv2d(x, "project", outChannels: 4, kernelSize: 1), "project_act", perChannel: false)
+        x = b.linear(b.flatten(b.globalAvgPool(x)), "fc", outFeatures: 3)
+        let analysis = try ChannelAnalysis(try b.buildWithoutParameters(outputs: [x]))
+        let g = try group(analysis, producedBy: "expand")
+        XCTAssertEqual(Set(g.producers), ["expand", "se.fc2"])
+        XCTAssertEqual(g.units, 6)
+        XCTAssertTrue(g.prunable)
+        XCTAssertEqual(members(g), ["expand:out-channels:6@0", "expand_bn:bn-channels:6@0", "expand_act:slopes:6@0",
+                                    "dw:depthwise:6@0", "globalAvgPool_5:activation:6@0", "se.fc1:in-channels:6@0",
+                                    "se.fc2:out-channels:6@0", "hardSigmoid_9:activation:6@0", "mul_10:activation:6@0",
+                                    "project:in-channels:6@0"])
+        let squeeze = try group(analysis, producedBy: "se.fc1")
+        XCTAssertEqual(squeeze.producers, ["se.fc1"])
+        XCTAssertEqual(squeeze.units, 2)
+        let projected = try group(analysis, producedBy: "project")
+        XCTAssertTrue(projected.members.contains { $0.node == "project_act" && $0.role == .activation }, "\(members(projected))")
+    }
+
+    /// In torchvision's mobilenet_v3_small the first block has no expand conv: its depthwise
+    /// conv carries the stem's channels to the SE gate, so the stem conv and the gate's
+    /// `fc2` make one group; an expanded block's group is its expand conv and its `fc2`.
+    func testMobileNetV3GroupsThroughItsSqueezeExcitationGates() throws {
+        let analysis = try ChannelAnalysis(try Zoo.build("mobilenet_v3_small", options: ZooOptions(withParameters: false)))
+        let stem = try group(analysis, producedBy: "features.0.0")
+        XCTAssertEqual(Set(stem.producers), ["features.0.0", "features.1.block.1.fc2"])
+        XCTAssertEqual(stem.units, 16)
+        XCTAssertTrue(stem.prunable)
+        XCTAssertTrue(stem.members.contains { $0.node == "features.1.block.1.fc1" && $0.role == .inputChannels })
+        XCTAssertTrue(stem.members.contains { $0.node == "features.1.block.2.0" && $0.role == .inputChannels })
+        let expanded = try group(analysis, producedBy: "features.4.block.0.0")
+        XCTAssertEqual(Set(expanded.producers), ["features.4.block.0.0", "features.4.block.2.fc2"])
+        XCTAssertEqual(expanded.units, 96)
+        XCTAssertTrue(expanded.members.contains { $0.op == "mul" })
+        let squeeze = try group(analysis, producedBy: "features.4.block.2.fc1")
+        XCTAssertEqual(squeeze.units, 24)
+        XCTAssertEqual(squeeze.producers, ["features.4.block.2.fc1"])
+    }
+
+    /// Local response norm normalises each channel by its neighbours: its group is not
+    /// prunable; padding passes channels through.
+    func testLocalResponseNormIsNeverPrunedAndPaddingPassesThrough() throws {
+        var b = GraphBuilder()
+        var x = b.conv2d(b.input([3, 8, 8]), "conv1", outChannels: 6, kernelSize: 3, bias: false)
+        x = b.localResponseNorm(b.relu(x), size: 5)
+        x = b.conv2d(x, "conv2", outChannels: 4, kernelSize: 1)
+        x = b.pad(b.relu(x), Padding2d(1), mode: .reflect)
+        x = b.conv2d(x, "conv3", outChannels: 4, kernelSize: 3)
+        let analysis = try ChannelAnalysis(try b.buildWithoutParameters(outputs: [x]))
+        let normalised = try group(analysis, producedBy: "conv1")
+        XCTAssertFalse(normalised.prunable)
+        XCTAssertTrue(normalised.reason!.contains("local response norm"), normalised.reason!)
+        let padded = try group(analysis, producedBy: "conv2")
+        XCTAssertTrue(padded.prunable)
+        XCTAssertTrue(padded.members.contains { $0.op == "pad" && $0.role == .activation })
+        XCTAssertTrue(padded.members.contains { $0.node == "conv3" && $0.role == .inputChannels })
+    }
+
     func testConcatStacksSpacesAtOffsetsAndSliceTakesAWindow() throws {
         var b = GraphBuilder()
         let x = b.input([3, 8, 8])

@@ -107,6 +107,64 @@ final class ChannelSurgeryTests: XCTestCase {
         XCTAssertEqual(try pruned.inferShapes()[1], [2, 4, 4])
     }
 
+    /// Pruning through a squeeze-and-excitation gate slices the gate convolution's rows, the
+    /// per-channel PReLU's slopes and the reading convolutions' columns, keeps a shared slope,
+    /// and computes what the masked original computes.
+    func testPrunesThroughTheGateAndSlicesPReLUSlopes() throws {
+        var b = GraphBuilder()
+        var x = b.input([3, 6, 6])
+        x = b.prelu(b.batchNorm(b.conv2d(x, "expand", outChannels: 6, kernelSize: 1, bias: false), "expand_bn"), "expand_act")
+        let squeezed = b.relu(b.conv2d(b.globalAvgPool(x), "se.fc1", outChannels: 2, kernelSize: 1))
+        x = b.mul(x, b.hardSigmoid(b.conv2d(squeezed, "se.fc2", outChannels: 6, kernelSize: 1)))
+        x = b.prelu(b.conv2d(x, "project", outChannels: 4, kernelSize: 1), "project_act", perChannel: false)
+        x = b.linear(b.flatten(b.globalAvgPool(x)), "fc", outFeatures: 3)
+        let graph = try randomized(try b.buildWithoutParameters(outputs: [x]), seed: 6)
+        let analysis = try ChannelAnalysis(graph)
+        let group = analysis.groups.first { $0.producers.contains("expand") }!
+        let plan = PruningPlan(entries: [.init(group: group.id, units: 6, producers: group.producers, removed: [1, 4])])
+        let pruned = try ChannelSurgery.apply(plan, analysis: analysis)
+        try pruned.validate()
+        let slopes = graph.parameters["expand_act.weight"]!.scalars
+        XCTAssertEqual(pruned.parameters["expand_act.weight"]!.scalars, [slopes[0], slopes[2], slopes[3], slopes[5]])
+        XCTAssertEqual(pruned.parameters["project_act.weight"]!.scalars, graph.parameters["project_act.weight"]!.scalars)
+        XCTAssertEqual(pruned.parameters["se.fc2.weight"]!.shape, [4, 2, 1, 1])
+        XCTAssertEqual(pruned.parameters["se.fc2.bias"]!.shape, [4])
+        XCTAssertEqual(pruned.parameters["se.fc1.weight"]!.shape, [2, 4, 1, 1])
+        XCTAssertEqual(pruned.parameters["project.weight"]!.shape, [4, 4, 1, 1])
+        var generator = SeededGenerator(seed: 8)
+        let input = Tensor.randomNormal([2, 3, 6, 6], generator: &generator)
+        let expected = try run(try ChannelSurgery.masking(plan, in: graph), input)
+        assertCloseRelative(try run(pruned, input), expected, rtol: 1e-5, "pruned vs masked")
+        let original = try run(graph, input)
+        XCTAssertGreaterThan(zip(original.floats, expected.floats).map { abs($0 - $1) }.max() ?? 0, 1e-4, "masking changed nothing")
+    }
+
+    /// Pruning mobilenet_v3_small through an SE gate: half of an expanded block's channels
+    /// go from the expand conv, depthwise conv, the gate's fc2 rows and fc1 columns and the
+    /// project conv's columns; the pruned model runs and equals the masked original.
+    func testPrunesMobileNetV3ThroughItsSqueezeExcitationGate() throws {
+        let graph = try randomized(try Zoo.build("mobilenet_v3_small", options: ZooOptions(classes: 10, input: [3, 64, 64],
+                                                                                           withParameters: false)), seed: 9)
+        let analysis = try ChannelAnalysis(graph)
+        let group = try XCTUnwrap(analysis.groups.first { $0.producers.contains("features.4.block.0.0") })
+        let plan = PruningPlan(entries: [.init(group: group.id, units: group.units, producers: group.producers,
+                                               removed: Array(stride(from: 0, to: group.units, by: 2)))])
+        let pruned = try ChannelSurgery.apply(plan, analysis: analysis)
+        try pruned.validate()
+        XCTAssertEqual(pruned.parameters["features.4.block.0.0.weight"]!.shape, [48, 24, 1, 1])
+        XCTAssertEqual(pruned.parameters["features.4.block.1.0.weight"]!.shape, [48, 1, 5, 5])
+        XCTAssertEqual(pruned.parameters["features.4.block.2.fc1.weight"]!.shape, [24, 48, 1, 1])
+        XCTAssertEqual(pruned.parameters["features.4.block.2.fc2.weight"]!.shape, [48, 24, 1, 1])
+        XCTAssertEqual(pruned.parameters["features.4.block.2.fc2.bias"]!.shape, [48])
+        XCTAssertEqual(pruned.parameters["features.4.block.3.0.weight"]!.shape, [40, 48, 1, 1])
+        var generator = SeededGenerator(seed: 10)
+        let x = Tensor.randomNormal([2, 3, 64, 64], generator: &generator)
+        let expected = try run(try ChannelSurgery.masking(plan, in: graph), x)
+        assertCloseRelative(try run(pruned, x), expected, rtol: 1e-5, "pruned vs masked")
+        XCTAssertGreaterThan(zip(try run(graph, x).floats, expected.floats).map { abs($0 - $1) }.max() ?? 0, 1e-4,
+                             "masking changed nothing")
+    }
+
     func testPrunedModelSavesReloadsTrainsAndExports() throws {
         let graph = try randomized(try Zoo.build("tiny-residual", options: ZooOptions(withParameters: false)), seed: 3)
         let analysis = try ChannelAnalysis(graph)

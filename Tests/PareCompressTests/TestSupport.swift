@@ -36,7 +36,7 @@ func randomized(_ structure: Graph, seed: UInt64) throws -> Graph {
             graph.parameters[name] = fill(spec.shape, low: -bound, high: bound)
         case .weight, .runningVariance:
             graph.parameters[name] = fill(spec.shape, low: 0.5, high: 1.5)
-        case .bias:
+        case .bias, .slope:
             graph.parameters[name] = fill(spec.shape, low: -0.5, high: 0.5)
         case .runningMean:
             graph.parameters[name] = fill(spec.shape, low: -0.2, high: 0.2)

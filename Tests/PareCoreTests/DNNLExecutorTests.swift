@@ -176,6 +176,73 @@ final class DNNLExecutorTests: XCTestCase {
                     batch: 4, mode: .training)
     }
 
+    /// Leaky ReLU, ELU, tanh and SiLU on oneDNN eltwise (alone and as convolution post-ops in
+    /// inference), hard sigmoid and PReLU (per channel and shared) on Swift loops.
+    func testNewActivationsAndPReLU() throws {
+        try compare(graph(input: [5, 7, 7], [conv(5, [3, 3], padding: Padding2d(1)), .hardSigmoid, .leakyRelu(negativeSlope: 0.1),
+                                             .elu(alpha: 0.7), .tanh, .silu, .prelu(perChannel: true)]),
+                    batch: 2, mode: .training)
+        let fused = graph(input: [17, 6, 6], [conv(17, [3, 3], padding: Padding2d(1)), .batchNorm(BatchNormAttributes()), .silu,
+                                              conv(16, [1, 1]), .elu(alpha: 0.5), conv(5, [1, 1]), .leakyRelu(negativeSlope: 0.2),
+                                              conv(6, [1, 1]), .tanh, .prelu(perChannel: false)])
+        try compare(fused, batch: 2, mode: .training)
+        try compare(fused, batch: 2, mode: .inference)
+        let plan = try DNNLExecutor(graph: try TestGraphs.withRandomParameters(fused, seed: 1), batchSize: 1,
+                                    mode: .inference).planDescription
+        for activation in ["silu", "elu", "leakyRelu", "tanh"] {
+            XCTAssertTrue(plan.contains("+ \(activation)"),
+                          "\(activation) not fused: \(plan)")
+        }
+        try compare(graph(input: [7], [.prelu(perChannel: true), .linear(LinearAttributes(outFeatures: 3))]), batch: 3,
+                    mode: .training)
+    }
+
+    /// LRN on oneDNN (a blocked layout after a 16-channel conv, and plain), reflection and
+    /// replication padding on Swift loops.
+    func testLocalResponseNormAndPadding() throws {
+        let lrn = LRNAttributes(size: 5, alpha: 0.5, beta: 0.75, k: 2)
+        let reflect = PadAttributes(padding: Padding2d(top: 2, left: 1, bottom: 0, right: 3), mode: .reflect)
+        let replicate = PadAttributes(padding: Padding2d(top: 1, left: 0, bottom: 3, right: 2), mode: .replicate)
+        for g in [graph(input: [5, 6, 7], [.localResponseNorm(lrn), .pad(reflect), .pad(replicate)]),
+                  graph(input: [4, 6, 6], [conv(16, [3, 3], padding: Padding2d(1)), .localResponseNorm(LRNAttributes(size: 3)),
+                                           .pad(PadAttributes(padding: Padding2d(1), mode: .reflect)), conv(5, [3, 3])])] {
+            try compare(g, batch: 2, mode: .training)
+            try compare(g, batch: 3, mode: .inference)
+        }
+    }
+
+    /// A squeeze-and-excitation block (the gate `[C, 1, 1]` broadcast by oneDNN's binary mul,
+    /// in a blocked layout for C = 16) and a same-shape product.
+    func testMulWithChannelGateAndSameShape() throws {
+        for channels in [16, 5] {
+            let g = Graph(nodes: [
+                Node(name: "input", op: .input(shape: [channels, 5, 5]), inputs: []),
+                Node(name: "conv", op: conv(channels, [3, 3], padding: Padding2d(1)), inputs: [0]),
+                Node(name: "se.pool", op: .globalAvgPool, inputs: [1]),
+                Node(name: "se.fc1", op: conv(4, [1, 1], bias: true), inputs: [2]),
+                Node(name: "se.relu", op: .relu, inputs: [3]),
+                Node(name: "se.fc2", op: conv(channels, [1, 1], bias: true), inputs: [4]),
+                Node(name: "se.gate", op: .hardSigmoid, inputs: [5]),
+                Node(name: "se.mul", op: .mul, inputs: [1, 6]),
+                Node(name: "square", op: .mul, inputs: [7, 0]),
+            ], outputs: [8])
+            try compare(g, batch: 2, mode: .training)
+            try compare(g, batch: 3, mode: .inference)
+        }
+        // A gate made by linear layers: pool, flatten, linear, unflatten to [C, 1, 1].
+        let linearGate = Graph(nodes: [
+            Node(name: "input", op: .input(shape: [16, 4, 5]), inputs: []),
+            Node(name: "pool", op: .globalAvgPool, inputs: [0]),
+            Node(name: "flatten", op: .flatten, inputs: [1]),
+            Node(name: "fc", op: .linear(LinearAttributes(outFeatures: 16)), inputs: [2]),
+            Node(name: "view", op: .unflatten, inputs: [3]),
+            Node(name: "gate", op: .sigmoid, inputs: [4]),
+            Node(name: "mul", op: .mul, inputs: [0, 5]),
+        ], outputs: [6])
+        try compare(linearGate, batch: 3, mode: .training)
+        try compare(linearGate, batch: 2, mode: .inference)
+    }
+
     func testChannelSliceConcatAndShuffle() throws {
         let g = Graph(nodes: [
             Node(name: "input", op: .input(shape: [6, 5, 5]), inputs: []),
@@ -194,6 +261,12 @@ final class DNNLExecutorTests: XCTestCase {
         try compare(TestGraphs.resNetBasicBlock(channels: 4, size: 5), batch: 3, mode: .training)
         try compare(TestGraphs.resNetBasicBlock(channels: 17, size: 7), batch: 2, mode: .training)
         try compare(TestGraphs.resNetBasicBlock(channels: 32, size: 6), batch: 2, mode: .inference)
+    }
+
+    func testSqueezeExcitationBlock() throws {
+        try compare(TestGraphs.squeezeExcitationBlock(), batch: 3, mode: .training)
+        try compare(TestGraphs.squeezeExcitationBlock(channels: 16, hidden: 32, squeeze: 8, size: 5), batch: 2, mode: .training)
+        try compare(TestGraphs.squeezeExcitationBlock(channels: 16, hidden: 32, squeeze: 8, size: 5), batch: 2, mode: .inference)
     }
 
     func testMobileNetV2InvertedResidual() throws {

@@ -1,3 +1,4 @@
+import Foundation
 import PareCore
 import XCTest
 
@@ -181,6 +182,154 @@ final class ReferenceGradientTests: XCTestCase {
         checkUnary("sigmoid", range: -4...4, seed: 34,
                    forward: { referenceSigmoidForward(output: &$0, input: $1) },
                    backward: { referenceSigmoidBackward(dInput: &$0, dOutput: $1, output: $3); _ = $2 })
+        checkUnary("leakyRelu 0.1", range: -2...2, seed: 35,
+                   forward: { referenceLeakyReluForward(output: &$0, input: $1, negativeSlope: 0.1) },
+                   backward: { referenceLeakyReluBackward(dInput: &$0, dOutput: $1, input: $2, negativeSlope: 0.1); _ = $3 })
+        checkUnary("elu 0.7", range: -3...2, seed: 36,
+                   forward: { referenceEluForward(output: &$0, input: $1, alpha: 0.7) },
+                   backward: { referenceEluBackward(dInput: &$0, dOutput: $1, input: $2, alpha: 0.7); _ = $3 })
+        checkUnary("tanh", range: -3...3, seed: 37,
+                   forward: { referenceTanhForward(output: &$0, input: $1) },
+                   backward: { referenceTanhBackward(dInput: &$0, dOutput: $1, output: $3); _ = $2 })
+        checkUnary("silu", range: -6...6, seed: 38,
+                   forward: { referenceSiluForward(output: &$0, input: $1) },
+                   backward: { referenceSiluBackward(dInput: &$0, dOutput: $1, input: $2); _ = $3 })
+        checkUnary("hardSigmoid", range: -5...5, seed: 39,
+                   forward: { referenceHardSigmoidForward(output: &$0, input: $1) },
+                   backward: { referenceHardSigmoidBackward(dInput: &$0, dOutput: $1, input: $2); _ = $3 })
+    }
+
+    /// PyTorch's values at the kinks, where a central difference cannot decide: leaky ReLU
+    /// takes the slope at 0, ELU alpha at 0, hard sigmoid 0 at ±3.
+    func testActivationGradientsAtKinks() {
+        var d = zeros(1)
+        referenceLeakyReluBackward(dInput: &d, dOutput: [1], input: [0], negativeSlope: 0.1)
+        XCTAssertEqual(d[0], 0.1)
+        d = zeros(1)
+        referenceEluBackward(dInput: &d, dOutput: [1], input: [0], alpha: 0.7)
+        XCTAssertEqual(d[0], 0.7, accuracy: 1e-15)
+        d = zeros(2)
+        referenceHardSigmoidBackward(dInput: &d, dOutput: [1, 1], input: [-3, 3])
+        XCTAssertEqual(d, [0, 0])
+        var y = zeros(4)
+        referenceHardSigmoidForward(output: &y, input: [-4, -3, 0, 3.5])
+        XCTAssertEqual(y, [0, 0, 0.5, 1])
+        referenceSiluForward(output: &y, input: [0, 1, -1, 20])
+        XCTAssertEqual(y[0], 0)
+        XCTAssertEqual(y[1], 1 / (1 + exp(-1.0)), accuracy: 1e-15)
+        XCTAssertEqual(y[2], -1 / (1 + exp(1.0)), accuracy: 1e-15)
+        XCTAssertEqual(y[3], 20, accuracy: 1e-6)
+    }
+
+    func testLocalResponseNormGradients() {
+        for (channels, a) in [(5, LRNAttributes(size: 3, alpha: 0.8, beta: 0.75, k: 1.5)),
+                              (4, LRNAttributes(size: 5, alpha: 2, beta: 1.3, k: 0.7)),
+                              (3, LRNAttributes(size: 1, alpha: 0.5, beta: 0.5, k: 1))] {
+            let batch = 2, spatial = 3
+            var generator = SeededGenerator(seed: 71 + UInt64(a.size))
+            checkOpGradients(
+                "lrn size \(a.size) on \(channels) channels", arguments: [randomArray(batch * channels * spatial, &generator)],
+                names: ["input"], atol: atol, rtol: rtol,
+                forward: { args in
+                    var output = self.zeros(batch * channels * spatial)
+                    referenceLRNForward(output: &output, input: args[0], batch: batch, channels: channels, spatial: spatial,
+                                        attributes: a)
+                    return output
+                },
+                backward: { args, dOutput, gradients in
+                    referenceLRNBackward(dInput: &gradients[0], dOutput: dOutput, input: args[0], batch: batch,
+                                         channels: channels, spatial: spatial, attributes: a)
+                })
+        }
+    }
+
+    /// PyTorch's LocalResponseNorm on one pixel of 4 channels, size 3: the window of channel
+    /// 0 is channels 0 and 1 (clipped), of channel 1 channels 0 ... 2; alpha is divided by 3.
+    func testLocalResponseNormValues() {
+        let x: [Double] = [1, 2, 3, 4]
+        var y = zeros(4)
+        let a = LRNAttributes(size: 3, alpha: 0.3, beta: 0.5, k: 2)
+        referenceLRNForward(output: &y, input: x, batch: 1, channels: 4, spatial: 1, attributes: a)
+        let expected = [1.0 / (2 + 0.1 * 5).squareRoot(), 2 / (2 + 0.1 * 14).squareRoot(),
+                        3 / (2 + 0.1 * 29).squareRoot(), 4 / (2 + 0.1 * 25).squareRoot()]
+        for k in 0..<4 { XCTAssertEqual(y[k], expected[k], accuracy: 1e-12, "lrn channel \(k)") }
+    }
+
+    func testPaddingGradientsAndValues() {
+        let planes = 2, height = 3, width = 4
+        for mode in PaddingMode.allCases {
+            let a = PadAttributes(padding: Padding2d(top: 2, left: 1, bottom: 1, right: 3), mode: mode)
+            var generator = SeededGenerator(seed: mode == .reflect ? 81 : 82)
+            let outCount = planes * (height + 3) * (width + 4)
+            checkOpGradients(
+                "pad \(mode)", arguments: [randomArray(planes * height * width, &generator)], names: ["input"],
+                atol: atol, rtol: rtol,
+                forward: { args in
+                    var output = self.zeros(outCount)
+                    referencePadForward(output: &output, input: args[0], planes: planes, height: height, width: width,
+                                        attributes: a)
+                    return output
+                },
+                backward: { _, dOutput, gradients in
+                    referencePadBackward(dInput: &gradients[0], dOutput: dOutput, planes: planes, height: height, width: width,
+                                         attributes: a)
+                })
+        }
+        // One row [1 2 3] padded by 2 left and 1 right: reflect 3 2 | 1 2 3 | 2, replicate 1 1 | 1 2 3 | 3.
+        var row = zeros(6)
+        referencePadForward(output: &row, input: [1, 2, 3], planes: 1, height: 1, width: 3,
+                            attributes: PadAttributes(padding: Padding2d(top: 0, left: 2, bottom: 0, right: 1), mode: .reflect))
+        XCTAssertEqual(row, [3, 2, 1, 2, 3, 2])
+        referencePadForward(output: &row, input: [1, 2, 3], planes: 1, height: 1, width: 3,
+                            attributes: PadAttributes(padding: Padding2d(top: 0, left: 2, bottom: 0, right: 1), mode: .replicate))
+        XCTAssertEqual(row, [1, 1, 1, 2, 3, 3])
+    }
+
+    func testPReLUGradients() {
+        // Per channel ([C] slopes) on [N, C, H*W] and one shared slope on flat [N, F].
+        for (channels, spatial, slopes) in [(3, 4, 3), (5, 1, 1)] {
+            let batch = 2
+            var generator = SeededGenerator(seed: 61 + UInt64(slopes))
+            let arguments = [randomArray(batch * channels * spatial, &generator), randomArray(slopes, &generator)]
+            checkOpGradients(
+                "prelu \(slopes) slope(s)", arguments: arguments, names: ["input", "weight"], atol: atol, rtol: rtol,
+                forward: { args in
+                    var output = self.zeros(batch * channels * spatial)
+                    referencePReLUForward(output: &output, input: args[0], weight: args[1], batch: batch, channels: channels,
+                                          spatial: spatial)
+                    return output
+                },
+                backward: { args, dOutput, gradients in
+                    var dInput = gradients[0], dWeight = gradients[1]
+                    referencePReLUBackward(dInput: &dInput, dWeight: &dWeight, dOutput: dOutput, input: args[0],
+                                           weight: args[1], batch: batch, channels: channels, spatial: spatial)
+                    gradients = [dInput, dWeight]
+                })
+        }
+    }
+
+    func testMulGradients() {
+        // Same shape, and a [C, 1, 1] gate broadcast over H*W = 6.
+        for rhsSpatial in [6, 1] {
+            let batch = 2, channels = 3, spatial = 6
+            var generator = SeededGenerator(seed: 63 + UInt64(rhsSpatial))
+            let arguments = [randomArray(batch * channels * spatial, &generator),
+                             randomArray(batch * channels * rhsSpatial, &generator)]
+            checkOpGradients(
+                "mul rhs spatial \(rhsSpatial)", arguments: arguments, names: ["lhs", "rhs"], atol: atol, rtol: rtol,
+                forward: { args in
+                    var output = self.zeros(batch * channels * spatial)
+                    referenceMulForward(output: &output, lhs: args[0], rhs: args[1], batch: batch, channels: channels,
+                                        spatial: spatial, rhsSpatial: rhsSpatial)
+                    return output
+                },
+                backward: { args, dOutput, gradients in
+                    var dLhs = gradients[0], dRhs = gradients[1]
+                    referenceMulBackward(dLhs: &dLhs, dRhs: &dRhs, dOutput: dOutput, lhs: args[0], rhs: args[1],
+                                         batch: batch, channels: channels, spatial: spatial, rhsSpatial: rhsSpatial)
+                    gradients = [dLhs, dRhs]
+                })
+        }
     }
 
     // MARK: Pooling

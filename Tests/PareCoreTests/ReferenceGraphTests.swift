@@ -29,6 +29,10 @@ final class ReferenceGraphTests: XCTestCase {
         try check("MobileNetV2 inverted residual", TestGraphs.mobileNetV2InvertedResidual(), batchSize: 2, seed: 102)
     }
 
+    func testSqueezeExcitationBlockGradients() throws {
+        try check("squeeze-and-excitation block", TestGraphs.squeezeExcitationBlock(), batchSize: 2, seed: 104)
+    }
+
     func testEveryOpGraphGradients() throws {
         try check("every op", TestGraphs.everyOp(), batchSize: 3, seed: 103)
     }

@@ -55,6 +55,19 @@ final class ModelFileTests: XCTestCase {
         XCTAssertEqual(try Data(contentsOf: again), try Data(contentsOf: url))
     }
 
+    /// Every op (``everyOpGraph()``: the activations with attributes, PReLU's slopes, the
+    /// gate product) survives the native file.
+    func testEveryOpGraphRoundTripsExactly() throws {
+        let url = try temporaryDirectory(self).appendingPathComponent("every-op.safetensors")
+        let graph = try everyOpGraph(seed: 4)
+        try ModelFile.save(graph, to: url)
+        let loaded = try ModelFile.load(from: url)
+        XCTAssertEqual(loaded.nodes, graph.nodes)
+        assertBitIdentical(loaded.parameters, graph.parameters)
+        XCTAssertTrue(loaded.nodes.contains { $0.op == .leakyRelu(negativeSlope: 0.05) })
+        XCTAssertTrue(loaded.nodes.contains { $0.op == .prelu(perChannel: false) })
+    }
+
     func testFileIsPlainSafetensorsWithPareMetadata() throws {
         let graph = try oddGraph()
         let file = try SafetensorsFile.decode(ModelFile.encode(graph).encoded())

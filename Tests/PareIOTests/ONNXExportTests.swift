@@ -16,15 +16,25 @@ final class ONNXExportTests: XCTestCase {
         case .relu6: return ["Clip"]
         case .hardSwish: return ["HardSwish"]
         case .sigmoid: return ["Sigmoid"]
+        case .leakyRelu: return ["LeakyRelu"]
+        case let .prelu(perChannel): return perChannel ? ["Reshape", "PRelu"] : ["PRelu"]
+        case .elu: return ["Elu"]
+        case .tanh: return ["Tanh"]
+        case .silu: return ["Sigmoid", "Mul"]
+        case .hardSigmoid: return ["HardSigmoid"]
+        case .localResponseNorm: return ["LRN"]
+        case .pad: return ["Pad"]
         case .maxPool: return ["MaxPool"]
         case .avgPool: return ["AveragePool"]
         case .globalAvgPool: return ["GlobalAveragePool"]
         case .linear: return ["Gemm"]
         case .add: return ["Add"]
+        case .mul: return ["Mul"]
         case .concat: return ["Concat"]
         case .channelShuffle: return ["Reshape", "Transpose", "Reshape"]
         case .channelSlice: return ["Slice"]
         case .flatten: return ["Flatten"]
+        case .unflatten: return ["Reshape"]
         case .dropout: return ["Identity"]
         case .softmax: return ["Softmax"]
         }
@@ -77,7 +87,7 @@ final class ONNXExportTests: XCTestCase {
         let graph = try everyOpGraph()
         let dynamic = try decode(graph)
         XCTAssertEqual(dynamic.graph.input.map(dims), [["batch", "3", "16", "16"]])
-        XCTAssertEqual(dynamic.graph.output.map(dims), [["batch", "5"], ["batch", "16", "7", "8"]])
+        XCTAssertEqual(dynamic.graph.output.map(dims), [["batch", "5"], ["batch", "16", "9", "10"]])
         for info in dynamic.graph.input + dynamic.graph.output {
             let batch = try XCTUnwrap(info.type.tensorType.shape.dim.first, info.name)
             XCTAssertEqual(batch.value, .dimParam("batch"), "\(info.name): the batch is dim_param, not dim_value")
@@ -85,7 +95,7 @@ final class ONNXExportTests: XCTestCase {
 
         let fixed = try decode(graph, ONNXExportOptions(staticBatch: 4))
         XCTAssertEqual(fixed.graph.input.map(dims), [["4", "3", "16", "16"]])
-        XCTAssertEqual(fixed.graph.output.map(dims), [["4", "5"], ["4", "16", "7", "8"]])
+        XCTAssertEqual(fixed.graph.output.map(dims), [["4", "5"], ["4", "16", "9", "10"]])
         for info in fixed.graph.input + fixed.graph.output {
             let batch = try XCTUnwrap(info.type.tensorType.shape.dim.first, info.name)
             XCTAssertEqual(batch.value, .dimValue(4), info.name)
@@ -141,8 +151,13 @@ final class ONNXExportTests: XCTestCase {
         XCTAssertEqual(averagePool["ceil_mode"]?.i, 0)
         XCTAssertEqual(averagePool["count_include_pad"]?.i, 0)
 
-        let reshapes = model.graph.node.filter { $0.opType == "Reshape" }
-        XCTAssertEqual(try reshapes.map { try initializer(model, $0.input[1]).int64Data }, [[0, 4, 4, 7, 8], [0, 16, 7, 8]])
+        // The per-channel PReLU's slope [8] is reshaped to [8, 1, 1]; the rest is the channel shuffle.
+        let slopeReshape = try node(model, "act.reshape_slope")
+        XCTAssertEqual(slopeReshape.input[0], "act.weight")
+        XCTAssertEqual(try initializer(model, slopeReshape.input[1]).int64Data, [8, 1, 1])
+        XCTAssertEqual(try node(model, "act").input[1], slopeReshape.output[0])
+        let reshapes = model.graph.node.filter { $0.opType == "Reshape" && $0.name.hasPrefix("channelShuffle") }
+        XCTAssertEqual(try reshapes.map { try initializer(model, $0.input[1]).int64Data }, [[0, 4, 4, 9, 10], [0, 16, 9, 10]])
         let transpose = try XCTUnwrap(model.graph.node.first { $0.opType == "Transpose" })
         XCTAssertEqual(attributes(transpose)["perm"]?.ints, [0, 2, 1, 3, 4])
         XCTAssertEqual(transpose.input, reshapes[0].output)

@@ -5,14 +5,15 @@ import PareModels
 import XCTest
 
 /// Imports the ONNX files `scripts/make-onnx-fixtures.py` exported from torchvision's
-/// resnet18, mobilenet_v2 and shufflenet_v2 classes (width-reduced, random weights, random
+/// resnet18, mobilenet_v2, shufflenet_v2, mobilenet_v3_small/large and efficientnet_b0 classes (width-reduced, random weights, random
 /// batch-norm statistics; TorchScript and dynamo exporters) and checks that Pare, running
 /// the imported graph with the DNNL executor in evaluation mode, reproduces PyTorch's
 /// outputs; and loads the torchvision state dict fixture into the zoo's mobilenet_v2.
 final class ONNXImportFixtureTests: XCTestCase {
     /// Every fixture the script writes: model, exporter (and variant).
     static let fixtures = ["resnet18-ts", "mobilenet_v2-ts", "shufflenet_v2-ts", "shufflenet_v2-ts-nofold",
-                           "resnet18-dynamo", "shufflenet_v2-dynamo"]
+                           "resnet18-dynamo", "shufflenet_v2-dynamo", "mobilenet_v3_small-ts-nofold",
+                           "mobilenet_v3_large-ts-nofold", "efficientnet_b0-ts-nofold", "efficientnet_b0-ts", "classic-ts"]
     /// `|pare - torch| <= atol + rtol * max|torch|` for every element: float32 summation
     /// order differs between oneDNN and PyTorch; the measured worst is about 1e-6 of the scale.
     static let atol: Float = 1e-5
@@ -45,6 +46,10 @@ final class ONNXImportFixtureTests: XCTestCase {
         }
         print(String(format: "%@: max|pare - torch| %.3g (output scale %.3g), worst at %d: pare %.7g, torch %.7g",
                      label, worst.difference, scale, worst.index, output.floats[worst.index], expected.floats[worst.index]))
+        // The file itself, as onnxruntime ran it, to 1e-4 of the output's scale.
+        let runtime = try tensor("\(fixture).expected.safetensors", "onnxruntime")
+        let runtimeWorst = zip(output.floats, runtime.floats).map { abs($0 - $1) }.max() ?? 0
+        XCTAssertLessThanOrEqual(runtimeWorst, 1e-4 * max(scale, 1), "\(label): max|pare - onnxruntime| \(runtimeWorst)")
         XCTAssertLessThanOrEqual(worst.difference, Self.atol + Self.rtol * scale,
                                  "\(label): worst element \(worst.index): pare \(output.floats[worst.index]), "
                                  + "torch \(expected.floats[worst.index])")
@@ -117,6 +122,62 @@ final class ONNXImportFixtureTests: XCTestCase {
         let trainable = try reloaded.trainableParameterNames()
         XCTAssertEqual(Set(trainer.parameterGradients.keys), Set(trainable))
         XCTAssertTrue(trainer.parameterGradients["fc.weight"]!.floats.contains { $0 != 0 })
+    }
+
+    /// torch.onnx's forms of the other layers become Pare's ops: ReflectionPad2d and
+    /// ReplicationPad2d (pads computed by ConstantOfShape/Slice/Transpose chains) are `pad`,
+    /// SiLU's x * Sigmoid(x) is `silu`, the Linear gate's view is `unflatten`.
+    func testClassicLayersImportAsPareOps() throws {
+        let graph = try ONNXImport.read(from: Self.directory.appendingPathComponent("classic-ts.onnx"))
+        let ops = graph.nodes.map(\.op)
+        for expected: Op in [.pad(PadAttributes(padding: Padding2d(top: 0, left: 1, bottom: 1, right: 2), mode: .reflect)),
+                             .pad(PadAttributes(padding: Padding2d(1), mode: .replicate)), .prelu(perChannel: true),
+                             .prelu(perChannel: false), .leakyRelu(negativeSlope: 0.1), .elu(alpha: 0.7), .tanh, .silu,
+                             .hardSigmoid, .unflatten, .mul, .sigmoid] {
+            XCTAssertTrue(ops.contains(expected), "classic-ts lacks \(expected): \(ops.map(\.kind))")
+        }
+        XCTAssertEqual(graph.parameters["4.weight"]?.shape, [12], "the per-channel PReLU keeps its state-dict name and shape")
+    }
+
+    // MARK: torchvision's mobile models
+
+    /// The zoo's mobilenet_v3_small/large and efficientnet_b0 have torchvision's state dicts
+    /// at full size: every key, in order, with its shape (`Fixtures/torchvision/NAME.state_dict.txt`,
+    /// one `key [shape]` per line, from `torchvision.models.NAME().state_dict()`).
+    func testMobileZooModelsHaveTorchvisionsStateDicts() throws {
+        let folder = Self.directory.deletingLastPathComponent().appendingPathComponent("torchvision")
+        for name in ["mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0"] {
+            let text = try String(contentsOf: folder.appendingPathComponent("\(name).state_dict.txt"), encoding: .utf8)
+            let expected = text.split(separator: "\n").map(String.init)
+            let graph = try Zoo.build(name, options: ZooOptions(withParameters: false))
+            let actual = try graph.parameterSpecs().map { "\($0.name) [\($0.spec.shape.dimensions.map(String.init).joined(separator: ","))]" }
+            XCTAssertEqual(actual.count, expected.count, name)
+            for (k, (a, e)) in zip(actual, expected).enumerated() where a != e {
+                XCTFail("\(name) state-dict entry \(k): Pare '\(a)', torchvision '\(e)'")
+                break
+            }
+        }
+    }
+
+    /// The zoo's builders at the fixtures' reduced sizes, with the weights of the fixtures
+    /// exported without constant folding (whose initializers keep the state-dict names),
+    /// reproduce PyTorch's outputs: same keys, same shapes, same computation.
+    func testMobileZooModelsRunTheFixturesWeights() throws {
+        let reduced: [(fixture: String, graph: Graph)] = [
+            ("mobilenet_v3_small-ts-nofold", try mobileNetV3(.small, widthMultiplier: 0.1, input: [3, 48, 48], classes: 10,
+                                                             withParameters: false)),
+            ("mobilenet_v3_large-ts-nofold", try mobileNetV3(.large, widthMultiplier: 0.1, input: [3, 48, 48], classes: 10,
+                                                             withParameters: false)),
+            ("efficientnet_b0-ts-nofold", try efficientNet(widthMultiplier: 0.1, depthMultiplier: 0.5, input: [3, 48, 48],
+                                                           classes: 10, withParameters: false)),
+        ]
+        for (fixture, zoo) in reduced {
+            let imported = try ONNXImport.read(from: Self.directory.appendingPathComponent("\(fixture).onnx"))
+            XCTAssertEqual(Set(imported.parameters.keys), Set(try zoo.parameterSpecs().map(\.name)), fixture)
+            let loaded = try StateDict.load(imported.parameters, into: zoo, source: fixture)
+            try assertMatchesPyTorch(loaded, fixture: fixture, label: "zoo model with \(fixture)'s weights")
+            XCTAssertEqual(loaded.nodes.filter { $0.op == .mul }.count, imported.nodes.filter { $0.op == .mul }.count, fixture)
+        }
     }
 
     // MARK: State dicts

@@ -237,12 +237,13 @@ final class ONNXImportTests: XCTestCase {
     func testUnsupportedOperatorNamesNodeOpTypeOpsetAndSupportedOps() throws {
         assertImportError(try rewritten { model in
             let relu = model.graph.node.firstIndex { $0.opType == "Relu" }!
-            model.graph.node[relu].opType = "LRN"
-            model.graph.node[relu].name = "features.lrn"
+            model.graph.node[relu].opType = "InstanceNormalization"
+            model.graph.node[relu].name = "features.norm"
         }) { error in
-            XCTAssertEqual(error.problem, .unsupportedOperator(node: "features.lrn", opType: "LRN", domain: "", opset: 17))
+            XCTAssertEqual(error.problem, .unsupportedOperator(node: "features.norm", opType: "InstanceNormalization", domain: "",
+                                                               opset: 17))
             let text = error.description
-            for part in ["model.onnx", "node 'features.lrn'", "operator LRN (opset 17) is not supported",
+            for part in ["model.onnx", "node 'features.norm'", "operator InstanceNormalization (opset 17) is not supported",
                          "Supported operators:", "BatchNormalization", "Conv", "Gather (on constants)"] {
                 XCTAssertTrue(text.contains(part), "missing '\(part)' in: \(text)")
             }
@@ -276,7 +277,8 @@ final class ONNXImportTests: XCTestCase {
                 let bn = model.index(of: "stem.1")
                 model.graph.node[bn].attribute.append(attribute("training_mode", int: 1))
             }),
-            ("Pare reads a Reshape as a flatten or as part of a channel shuffle", { model in
+            ("Pare reads a Reshape as a flatten ([N, F]), its inverse ([N, F] to [N, F, 1, 1]), the identity, or as part "
+                + "of a channel shuffle", { model in
                 let reshape = model.graph.node.firstIndex { $0.opType == "Reshape" }!
                 model.graph.node[reshape].input[1] = model.int64Constant("odd", [0, 2, 10, 81])
             }),

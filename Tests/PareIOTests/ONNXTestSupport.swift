@@ -10,13 +10,24 @@ func everyOpGraph(seed: UInt64 = 0) throws -> Graph {
     x = b.node(.conv2d(Conv2dAttributes(outChannels: 8, kernelSize: [3, 3], padding: Padding2d(top: 1, left: 0, bottom: 1, right: 2),
                                         dilation: [2, 1], bias: true)), [x], name: "conv")         // [8, 14, 15]
     x = b.hardSwish(b.relu6(b.batchNorm(x, "bn")))
-    let maxPooled = b.maxPool(x, kernelSize: 2, ceilMode: true)                                  // [8, 7, 8]
-    let averaged = b.avgPool(x, kernelSize: 3, stride: 2, padding: 1, countIncludePad: false)    // [8, 7, 8]
-    let joined = b.concat([b.sigmoid(b.add(maxPooled, averaged)), maxPooled])                    // [16, 7, 8]
+    x = b.prelu(b.leakyRelu(b.elu(x, alpha: 0.8), negativeSlope: 0.05), "act")
+    x = b.silu(b.tanh(x))
+    // A squeeze-and-excitation gate: [8, 1, 1] by a 1x1 convolution of the pooled map.
+    let gate = b.hardSigmoid(b.node(.conv2d(Conv2dAttributes(outChannels: 8, kernelSize: [1, 1], bias: true)),
+                                    [b.globalAvgPool(x)], name: "se"))
+    x = b.mul(x, gate)
+    x = b.localResponseNorm(x, size: 3, alpha: 0.5, beta: 0.6, k: 1.5)
+    x = b.pad(x, Padding2d(top: 1, left: 2, bottom: 0, right: 1), mode: .reflect)                 // [8, 15, 18]
+    x = b.pad(x, Padding2d(top: 0, left: 1, bottom: 2, right: 0), mode: .replicate)               // [8, 17, 19]
+    let maxPooled = b.maxPool(x, kernelSize: 2, ceilMode: true)                                  // [8, 9, 10]
+    let averaged = b.avgPool(x, kernelSize: 3, stride: 2, padding: 1, countIncludePad: false)    // [8, 9, 10]
+    let joined = b.concat([b.sigmoid(b.add(maxPooled, averaged)), maxPooled])                    // [16, 9, 10]
     x = b.node(.conv2d(Conv2dAttributes(outChannels: 16, kernelSize: [1, 1], groups: 4)), [joined], name: "grouped")
-    x = b.relu(b.channelSlice(b.channelShuffle(x, groups: 4), start: 4, count: 8))               // [8, 7, 8]
+    x = b.relu(b.channelSlice(b.channelShuffle(x, groups: 4), start: 4, count: 8))               // [8, 9, 10]
+    // A gate made by a linear layer, viewed back as [8, 1, 1].
+    x = b.mul(x, b.sigmoid(b.unflatten(b.linear(b.flatten(b.globalAvgPool(x)), "se_fc", outFeatures: 8))))
     x = b.dropout(b.flatten(b.globalAvgPool(x)), probability: 0.2)
-    x = b.batchNorm(b.linear(x, "fc", outFeatures: 5), "fc_bn")
+    x = b.prelu(b.batchNorm(b.linear(x, "fc", outFeatures: 5), "fc_bn"), "fc_act", perChannel: false)
     let probabilities = b.node(.softmax, [x])
     var graph = try b.buildWithoutParameters(outputs: [probabilities, joined], metadata: ["model": "every-op"])
     var seen = Set<String>()
@@ -29,7 +40,8 @@ func everyOpGraph(seed: UInt64 = 0) throws -> Graph {
 /// The kind of every op (`Op.kind`); update with ``Op``.
 private let allOpKinds = [
     "input", "conv2d", "batchNorm", "relu", "relu6", "hardSwish", "sigmoid", "maxPool", "avgPool", "globalAvgPool",
-    "linear", "add", "concat", "channelShuffle", "channelSlice", "flatten", "dropout", "softmax",
+    "linear", "add", "concat", "channelShuffle", "channelSlice", "flatten", "dropout", "softmax", "leakyRelu", "prelu",
+    "elu", "tanh", "silu", "hardSigmoid", "mul", "localResponseNorm", "pad", "unflatten",
 ]
 
 /// Replaces every parameter with seeded random values: weights Kaiming-uniform for their
@@ -59,6 +71,7 @@ func randomizeParameters(_ graph: inout Graph, seed: UInt64) throws {
             let bound = (6 / Float(spec.shape.elementCount / spec.shape[0])).squareRoot()
             fill(tensor, -bound, bound)
         case .bias: fill(tensor, -0.2, 0.2)
+        case .slope: fill(tensor, -0.5, 0.5)
         case .runningMean: fill(tensor, -0.5, 0.5)
         case .runningVariance: fill(tensor, 1, 2)
         case .batchCount, .quantizedWeight, .weightScale: break

@@ -23,6 +23,7 @@ final class ZooTests: XCTestCase {
         // Network Slimming reports 20.04M for its CIFAR-10 VGG-19.
         "vgg11-cifar": 9_228_362, "vgg13-cifar": 9_413_066, "vgg16-cifar": 14_724_042, "vgg19-cifar": 20_035_018,
         "mobilenet_v2": 3_504_872, "mobilenet_v2-cifar": 2_236_682,
+        "mobilenet_v3_small": 2_542_856, "mobilenet_v3_large": 5_483_032, "efficientnet_b0": 5_288_548,
         "shufflenet_v2_x0_5": 1_366_792, "shufflenet_v2_x1_0": 2_278_604,
         "shufflenet_v2_x1_5": 3_503_624, "shufflenet_v2_x2_0": 7_393_996,
         "resnet18-slim-b1": 5_337_128, "resnet18-slim-b2": 11_533_864,  // seeds/000's two tables
@@ -39,6 +40,7 @@ final class ZooTests: XCTestCase {
         "vgg11": 62, "vgg13": 76, "vgg16": 97, "vgg19": 118,
         "vgg11-cifar": 50, "vgg13-cifar": 62, "vgg16-cifar": 80, "vgg19-cifar": 98,
         "mobilenet_v2": 314, "mobilenet_v2-cifar": 314,
+        "mobilenet_v3_small": 244, "mobilenet_v3_large": 312, "efficientnet_b0": 360,
         "shufflenet_v2_x0_5": 338, "shufflenet_v2_x1_0": 338, "shufflenet_v2_x1_5": 338, "shufflenet_v2_x2_0": 338,
         "resnet18-slim-b1": 62, "resnet18-slim-b2": 98, "studentnet": 92, "smallcnn": 8,
     ]
@@ -352,6 +354,8 @@ final class ZooTests: XCTestCase {
                 graph.parameters[name] = Tensor(repeating: 1, shape: spec.shape)
             case .bias, .runningMean:
                 graph.parameters[name] = Tensor(zeros: spec.shape)
+            case .slope:
+                graph.parameters[name] = Tensor(repeating: 0.25, shape: spec.shape)
             case .batchCount:
                 graph.parameters[name] = Tensor(zeros: spec.shape, dtype: .i64)
             case .quantizedWeight, .weightScale:

@@ -5,9 +5,10 @@ import PareCore
 /// Every node output has one *slot* per channel (per feature for `[F]` outputs). The coupling
 /// rules, one exhaustive switch over ``Op``, join slots that must be removed together:
 ///
-/// - activations, batch norm, pooling, dropout, global average pool: output channel `c` is
-///   input channel `c`;
-/// - `add`: channel `c` of both inputs and of the output is one;
+/// - activations (PReLU with its per-channel slope included), batch norm, pooling, dropout,
+///   global average pool: output channel `c` is input channel `c`;
+/// - `add` and `mul` (a squeeze-and-excitation gate `[C, 1, 1]` included): channel `c` of both
+///   inputs and of the output is one;
 /// - `concat`: the inputs' channels are stacked at their offsets;
 /// - `channelSlice(start, count)`: output `c` is input `start + c`;
 /// - a depthwise convolution (`groups == inputChannels > 1`): output `c·m + r` is input `c`;
@@ -19,8 +20,8 @@ import PareCore
 ///   after it loses H·W columns per channel;
 /// - a convolution (not depthwise) and a linear layer start a new channel space.
 ///
-/// Graph inputs, the model's outputs and softmax (which couples all its features) are never
-/// pruned. A *unit* is a class of joined slots; a *group* is the units that share producers
+/// Graph inputs, the model's outputs, softmax (which couples all its features) and local
+/// response norm (which normalises each channel by its neighbours) are never pruned. A *unit* is a class of joined slots; a *group* is the units that share producers
 /// (a unit's producers are the convolutions and linear layers whose outputs it holds).
 public struct ChannelAnalysis: Sendable {
     public let graph: Graph
@@ -84,9 +85,14 @@ public struct ChannelAnalysis: Sendable {
                 }
             case .linear:
                 isProducer[index] = true
-            case .batchNorm, .relu, .relu6, .hardSwish, .sigmoid, .maxPool, .avgPool, .globalAvgPool, .dropout:
+            case .batchNorm, .relu, .relu6, .hardSwish, .sigmoid, .leakyRelu, .prelu, .elu, .tanh, .silu, .hardSigmoid,
+                 .pad, .maxPool, .avgPool, .globalAvgPool, .dropout, .unflatten:
                 passThrough(index, inputs[0])
-            case .add:
+            case .localResponseNorm:
+                // Each channel is normalised by its neighbours: removing one changes the others.
+                passThrough(index, inputs[0])
+                fix(index, "local response norm '\(node.name)' mixes neighbouring channels")
+            case .add, .mul:
                 passThrough(index, inputs[0])
                 passThrough(index, inputs[1])
             case .concat:
@@ -159,8 +165,9 @@ public struct ChannelAnalysis: Sendable {
                 addMembers(index, .inputChannels, slotsOf: node.inputs[0])
             case .linear:
                 addMembers(index, .inputFeatures, slotsOf: node.inputs[0])
-            case .input, .conv2d, .batchNorm, .relu, .relu6, .hardSwish, .sigmoid, .maxPool, .avgPool,
-                 .globalAvgPool, .add, .concat, .channelShuffle, .channelSlice, .flatten, .dropout, .softmax:
+            case .input, .conv2d, .batchNorm, .relu, .relu6, .hardSwish, .sigmoid, .leakyRelu, .prelu, .elu, .tanh,
+                 .silu, .hardSigmoid, .localResponseNorm, .pad, .maxPool, .avgPool, .globalAvgPool, .add, .mul, .concat, .channelShuffle, .channelSlice, .flatten, .unflatten, .dropout,
+                 .softmax:
                 break
             }
         }
@@ -196,8 +203,10 @@ public struct ChannelAnalysis: Sendable {
         case let .conv2d(a): return isDepthwise(a, inputChannels: inputChannels) ? .depthwise : .outputChannels
         case .linear: return .outputChannels
         case .batchNorm: return .batchNorm
-        case .relu, .relu6, .hardSwish, .sigmoid, .maxPool, .avgPool, .globalAvgPool, .add, .concat, .channelShuffle,
-             .channelSlice, .flatten, .dropout, .softmax:
+        case let .prelu(perChannel): return perChannel ? .slopes : .activation
+        case .relu, .relu6, .hardSwish, .sigmoid, .leakyRelu, .elu, .tanh, .silu, .hardSigmoid, .localResponseNorm, .pad,
+             .maxPool, .avgPool, .globalAvgPool, .add, .mul, .concat, .channelShuffle, .channelSlice, .flatten, .unflatten,
+             .dropout, .softmax:
             return .activation
         }
     }

@@ -14,6 +14,8 @@ public struct ChannelGroupMember: Codable, Hashable, Sendable {
         case depthwise
         /// Batch-norm weight, bias and running statistics.
         case batchNorm = "bn-channels"
+        /// A per-channel PReLU's slopes (its `weight`).
+        case slopes
         /// Columns (axis 1) of a convolution's weight.
         case inputChannels = "in-channels"
         /// Columns of a linear layer's weight (after a flatten, H·W features per channel).

@@ -10,6 +10,7 @@ import PareCore
 ///   one the groups become the kept channel count), bias rows;
 /// - batch norm: weight, bias, running mean and variance of the kept channels;
 /// - linear: rows of the kept outputs, columns of the kept input features;
+/// - per-channel PReLU: the slopes of the kept channels;
 /// - channel slice: its window moves and narrows to the kept channels inside it;
 /// - every other op has no parameters and its shape is inferred anew.
 public enum ChannelSurgery {
@@ -77,8 +78,12 @@ public enum ChannelSurgery {
                 let newStart = keptIn.filter { $0 < start }.count
                 let newCount = keptIn.filter { $0 >= start && $0 < start + count }.count
                 try editor.keep(index, op: .channelSlice(start: newStart, count: newCount), parameters: [:])
-            case .relu, .relu6, .hardSwish, .sigmoid, .maxPool, .avgPool, .globalAvgPool, .add, .concat,
-                 .channelShuffle, .flatten, .dropout, .softmax:
+            case let .prelu(perChannel):
+                let weight = perChannel ? try p["weight"]!.selecting(out, axis: 0) : p["weight"]!.copy()
+                try editor.keep(index, op: node.op, parameters: ["weight": weight])
+            case .relu, .relu6, .hardSwish, .sigmoid, .leakyRelu, .elu, .tanh, .silu, .hardSigmoid, .localResponseNorm, .pad,
+                 .maxPool, .avgPool, .globalAvgPool, .add, .mul, .concat, .channelShuffle, .flatten, .unflatten, .dropout,
+                 .softmax:
                 try editor.keep(index)
             }
         }
@@ -102,8 +107,9 @@ public enum ChannelSurgery {
             switch node.op {
             case .conv2d, .linear: suffixes = ["weight", "bias"]
             case .batchNorm: suffixes = ["weight", "bias"]
-            case .input, .relu, .relu6, .hardSwish, .sigmoid, .maxPool, .avgPool, .globalAvgPool, .add, .concat,
-                 .channelShuffle, .channelSlice, .flatten, .dropout, .softmax:
+            case .input, .relu, .relu6, .hardSwish, .sigmoid, .leakyRelu, .prelu, .elu, .tanh, .silu, .hardSigmoid,
+                 .localResponseNorm, .pad, .maxPool, .avgPool, .globalAvgPool, .add, .mul, .concat, .channelShuffle,
+                 .channelSlice, .flatten, .unflatten, .dropout, .softmax:
                 suffixes = []
             }
             for suffix in suffixes {

@@ -17,7 +17,8 @@ public enum PruningCriterion: String, CaseIterable, Codable, Sendable {
     /// First-order Taylor expansion of the loss: Σ |w·∂L/∂w| over the unit's slices (as
     /// Torch-Pruning's TaylorImportance), the gradient summed over the calibration batches (training-mode forward on a copy).
     case taylor
-    /// Mean output of the unit's activations (ReLU, ReLU6, hard-swish, sigmoid) over the
+    /// Mean output of the unit's activations (ReLU, ReLU6, hard-swish, sigmoid, leaky ReLU,
+    /// PReLU, ELU, tanh, SiLU, hard sigmoid) over the
     /// calibration batches. Groups without an activation are left whole.
     case meanActivation = "mean-activation"
     /// 1 − APoZ, the fraction of the unit's activation outputs that are not zero (Hu et al.).
@@ -125,8 +126,9 @@ public enum ChannelImportance {
                         }
                         add(analysis.slot(index, a), total)
                     }
-                case .input, .batchNorm, .relu, .relu6, .hardSwish, .sigmoid, .maxPool, .avgPool, .globalAvgPool, .add,
-                     .concat, .channelShuffle, .channelSlice, .flatten, .dropout, .softmax:
+                case .input, .batchNorm, .relu, .relu6, .hardSwish, .sigmoid, .leakyRelu, .prelu, .elu, .tanh, .silu,
+                     .hardSigmoid, .localResponseNorm, .pad, .mul, .maxPool, .avgPool, .globalAvgPool, .add,
+                     .concat, .channelShuffle, .channelSlice, .flatten, .unflatten, .dropout, .softmax:
                     continue
                 }
             }
@@ -190,8 +192,9 @@ public enum ChannelImportance {
                 for c in 0..<analysis.extents[index] {
                     visit(analysis.slot(index, c), node.parameterName("weight"), Slice(base: c, length: 1))
                 }
-            case .input, .relu, .relu6, .hardSwish, .sigmoid, .maxPool, .avgPool, .globalAvgPool, .add, .concat,
-                 .channelShuffle, .channelSlice, .flatten, .dropout, .softmax:
+            case .input, .relu, .relu6, .hardSwish, .sigmoid, .leakyRelu, .prelu, .elu, .tanh, .silu, .hardSigmoid,
+                 .localResponseNorm, .pad, .maxPool, .avgPool, .globalAvgPool, .add, .mul, .concat, .channelShuffle,
+                 .channelSlice, .flatten, .unflatten, .dropout, .softmax:
                 continue
             }
         }
@@ -232,9 +235,9 @@ public enum ChannelImportance {
                                      threads: Int) throws -> [Int: [(mean: Double, zeroFraction: Double)]] {
         let activations = graph.nodes.indices.filter { index in
             switch graph.nodes[index].op {
-            case .relu, .relu6, .hardSwish, .sigmoid: return true
-            case .input, .conv2d, .batchNorm, .maxPool, .avgPool, .globalAvgPool, .linear, .add, .concat,
-                 .channelShuffle, .channelSlice, .flatten, .dropout, .softmax:
+            case .relu, .relu6, .hardSwish, .sigmoid, .leakyRelu, .prelu, .elu, .tanh, .silu, .hardSigmoid: return true
+            case .input, .conv2d, .batchNorm, .mul, .localResponseNorm, .pad, .maxPool, .avgPool, .globalAvgPool, .linear, .add, .concat,
+                 .channelShuffle, .channelSlice, .flatten, .unflatten, .dropout, .softmax:
                 return false
             }
         }

@@ -197,7 +197,7 @@ public struct PostTrainingQuantizer {
                 annotation[i] = .derived(from: p, unsigned: unsigned(p))
             case .batchNorm:
                 notes[i] = "batch norm not after a convolution: no int8 kernel, runs in f32"
-            case .hardSwish, .sigmoid, .softmax:
+            case .hardSwish, .sigmoid, .softmax, .leakyRelu, .prelu, .elu, .tanh, .silu, .hardSigmoid, .localResponseNorm, .pad, .mul, .unflatten:
                 notes[i] = "no int8 kernel: runs in f32"
             }
         }
@@ -340,7 +340,7 @@ func isWeightedLayer(_ op: Op) -> Bool {
     switch op {
     case .conv2d, .linear: return true
     case .input, .batchNorm, .relu, .relu6, .hardSwish, .sigmoid, .maxPool, .avgPool, .globalAvgPool, .add, .concat,
-         .channelShuffle, .channelSlice, .flatten, .dropout, .softmax:
+         .channelShuffle, .channelSlice, .flatten, .dropout, .softmax, .leakyRelu, .prelu, .elu, .tanh, .silu, .hardSigmoid, .localResponseNorm, .pad, .mul, .unflatten:
         return false
     }
 }

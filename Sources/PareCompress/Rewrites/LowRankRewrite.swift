@@ -69,8 +69,9 @@ public enum LowRankRewrite {
                     if let bias { parameters["bias"] = bias.copy() }
                     return editor.add(name + ".horizontal", op: .conv2d(h), inputs: [y], parameters: parameters)
                 }
-            case .input, .batchNorm, .relu, .relu6, .hardSwish, .sigmoid, .maxPool, .avgPool, .globalAvgPool, .add,
-                 .concat, .channelShuffle, .channelSlice, .flatten, .dropout, .softmax:
+            case .input, .batchNorm, .relu, .relu6, .hardSwish, .sigmoid, .leakyRelu, .prelu, .elu, .tanh, .silu,
+                 .hardSigmoid, .localResponseNorm, .pad, .mul, .maxPool, .avgPool, .globalAvgPool, .add,
+                 .concat, .channelShuffle, .channelSlice, .flatten, .unflatten, .dropout, .softmax:
                 return .notApplicable
             }
         }

@@ -62,8 +62,9 @@ public struct RewriteSelection: Codable, Equatable, Sendable {
             if a.groups > 1 { result.append(a.groups == inputChannels ? "depthwise" : "grouped") }
             return result
         case .linear: return ["linear"]
-        case .input, .batchNorm, .relu, .relu6, .hardSwish, .sigmoid, .maxPool, .avgPool, .globalAvgPool, .add,
-             .concat, .channelShuffle, .channelSlice, .flatten, .dropout, .softmax:
+        case .input, .batchNorm, .relu, .relu6, .hardSwish, .sigmoid, .leakyRelu, .prelu, .elu, .tanh, .silu,
+             .hardSigmoid, .localResponseNorm, .pad, .mul, .maxPool, .avgPool, .globalAvgPool, .add,
+             .concat, .channelShuffle, .channelSlice, .flatten, .unflatten, .dropout, .softmax:
             return [op.kind]
         }
     }

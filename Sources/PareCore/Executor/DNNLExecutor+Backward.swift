@@ -60,6 +60,60 @@ extension DNNLExecutor {
             try compileEltwiseBackward(i, dnnl_eltwise_hardswish, 0, 0)
         case .sigmoid:
             try compileEltwiseBackward(i, dnnl_eltwise_logistic, 0, 0)
+        case let .leakyRelu(negativeSlope):
+            try compileEltwiseBackward(i, dnnl_eltwise_relu, Float(negativeSlope), 0)
+        case let .elu(alpha):
+            try compileEltwiseBackward(i, dnnl_eltwise_elu, Float(alpha), 0)
+        case .tanh:
+            try compileEltwiseBackward(i, dnnl_eltwise_tanh, 0, 0)
+        case .silu:
+            try compileEltwiseBackward(i, dnnl_eltwise_swish, 1, 0)
+        case .hardSigmoid:
+            guard needsInputGradient(i, 0) else { break }
+            let x = inputBuffers[i][0]
+            let target = gradientTarget(i, 0, inputMDs[i][0])
+            addSwift(at: t, touching: [dy, x, target]) { ex in
+                hardSigmoidBackward(ex.floatPointer(target), ex.floatPointer(dy), ex.floatPointer(x), count: ex.floatCount(target))
+            }
+            try finishGradient(i, 0, target: target)
+        case let .prelu(perChannel):
+            let x = inputBuffers[i][0]
+            let s = shapes[i]
+            let batch = batchSize
+            let weight = graph.parameters[node.parameterName("weight")]!
+            let dWeight = parameterGradient(node.parameterName("weight"))
+            let target = needsInputGradient(i, 0) ? gradientTarget(i, 0, inputMDs[i][0]) : nil
+            addSwift(at: t, touching: [dy, x] + (target.map { [$0] } ?? [])) { ex in
+                preluBackward(dInput: target.map { ex.floatPointer($0) }, dWeight: dWeight.floats.baseAddress!,
+                              dOutput: ex.floatPointer(dy), input: ex.floatPointer(x), weight: weight.floats.baseAddress!,
+                              batch: batch, channels: s[0], plane: s.elementCount / s[0], shared: !perChannel)
+            }
+            if let target { try finishGradient(i, 0, target: target) }
+
+        case let .localResponseNorm(a):
+            guard needsInputGradient(i, 0) else { break }
+            var dataMD = inputMDs[i][0]
+            var diffMD = valueMD[i]
+            var desc = dnnl_lrn_desc_t()
+            try dnnlCheck(dnnl_lrn_backward_desc_init(&desc, dnnl_lrn_across_channels, &diffMD, &dataMD, dnnl_dim_t(a.size),
+                                                      Float(a.alpha), Float(a.beta), Float(a.k)), "describe lrn backward")
+            let p = try primitive(&desc, hint: forwardPrimitive[i]!, name: "\(node.name) lrn backward")
+            let target = gradientTarget(i, 0, p.query(dnnl_query_diff_src_md))
+            var args: [(Int32, Argument)] = [(DNNL_ARG_SRC, .buffer(inputBuffers[i][0])), (DNNL_ARG_DIFF_DST, .buffer(dy)),
+                                             (DNNL_ARG_DIFF_SRC, .buffer(target))]
+            if let workspace = saved[i]["workspace"] { args.append((DNNL_ARG_WORKSPACE, .buffer(workspace))) }
+            addPrimitive(p, args, at: t)
+            try finishGradient(i, 0, target: target)
+        case let .pad(a):
+            guard needsInputGradient(i, 0) else { break }
+            let s = shapes[node.inputs[0]]
+            let planes = batchSize * s[0]
+            let target = gradientTarget(i, 0, inputMDs[i][0])
+            addSwift(at: t, touching: [dy, target]) { ex in
+                padBackward(dInput: ex.floatPointer(target), dOutput: ex.floatPointer(dy), planes: planes, height: s[1],
+                            width: s[2], attributes: a)
+            }
+            try finishGradient(i, 0, target: target)
 
         case let .maxPool(a):
             if let pooling = maxPooling[i] {
@@ -119,6 +173,25 @@ extension DNNLExecutor {
                 try finishGradient(i, slot, target: target)
             }
 
+        case .mul:
+            // Plain Swift: the gate's gradient is a sum over H and W.
+            let lhsShape = shapes[node.inputs[0]], rhsShape = shapes[node.inputs[1]]
+            let plainLhs = try plainMD(node.inputs[0]), plainRhs = try plainMD(node.inputs[1])
+            let dyPlain = try converted(dy, to: plainLhs, at: t, name: "\(node.name) gradient to plain")
+            let lhs = try converted(inputBuffers[i][0], to: plainLhs, at: t, name: "\(node.name) input 0 to plain")
+            let rhs = try converted(inputBuffers[i][1], to: plainRhs, at: t, name: "\(node.name) input 1 to plain")
+            let dLhs = needsInputGradient(i, 0) ? gradientTarget(i, 0, plainLhs) : nil
+            let dRhs = needsInputGradient(i, 1) ? gradientTarget(i, 1, plainRhs) : nil
+            let rows = batchSize * lhsShape[0]
+            let plane = lhsShape.elementCount / lhsShape[0], rhsPlane = rhsShape.elementCount / rhsShape[0]
+            addSwift(at: t, touching: [dyPlain, lhs, rhs] + [dLhs, dRhs].compactMap { $0 }) { ex in
+                multiplyBackward(dLhs: dLhs.map { ex.floatPointer($0) }, dRhs: dRhs.map { ex.floatPointer($0) },
+                                 dOutput: ex.floatPointer(dyPlain), lhs: ex.floatPointer(lhs), rhs: ex.floatPointer(rhs),
+                                 rows: rows, plane: plane, rhsPlane: rhsPlane)
+            }
+            if let dLhs { try finishGradient(i, 0, target: dLhs) }
+            if let dRhs { try finishGradient(i, 1, target: dRhs) }
+
         case .concat:
             let blocks = node.inputs.map { shapes[$0].elementCount }
             let batch = batchSize
@@ -154,7 +227,7 @@ extension DNNLExecutor {
             }
             try finishGradient(i, 0, target: target)
 
-        case .flatten:
+        case .flatten, .unflatten:
             guard needsInputGradient(i, 0) else { break }
             let target = gradientTarget(i, 0, inputMDs[i][0])
             addSwift(at: t, touching: [dy, target]) { ex in

@@ -82,6 +82,59 @@ extension DNNLExecutor {
             try compileEltwise(i, dnnl_eltwise_hardswish, 0, 0)
         case .sigmoid:
             try compileEltwise(i, dnnl_eltwise_logistic, 0, 0)
+        case let .leakyRelu(negativeSlope):
+            try compileEltwise(i, dnnl_eltwise_relu, Float(negativeSlope), 0)
+        case let .elu(alpha):
+            try compileEltwise(i, dnnl_eltwise_elu, Float(alpha), 0)
+        case .tanh:
+            try compileEltwise(i, dnnl_eltwise_tanh, 0, 0)
+        case .silu:
+            try compileEltwise(i, dnnl_eltwise_swish, 1, 0)
+        case .hardSigmoid:
+            // oneDNN 2.6 has no hard-sigmoid eltwise algorithm.
+            let x = try input(i, 0, as: try plainMD(node.inputs[0]))
+            let y = output(i, try plainMD(i))
+            addSwift(at: t, touching: [x, y]) { ex in
+                hardSigmoidForward(ex.floatPointer(y), ex.floatPointer(x), count: ex.floatCount(y))
+            }
+        case let .prelu(perChannel):
+            let x = try input(i, 0, as: try plainMD(node.inputs[0]))
+            let y = output(i, try plainMD(i))
+            let s = shapes[i]
+            let batch = batchSize
+            let weight = graph.parameters[node.parameterName("weight")]!
+            addSwift(at: t, touching: [x, y]) { ex in
+                preluForward(output: ex.floatPointer(y), input: ex.floatPointer(x), weight: weight.floats.baseAddress!,
+                             batch: batch, channels: s[0], plane: s.elementCount / s[0], shared: !perChannel)
+            }
+
+        case let .localResponseNorm(a):
+            var dataMD = valueMD[node.inputs[0]]
+            var desc = dnnl_lrn_desc_t()
+            try dnnlCheck(dnnl_lrn_forward_desc_init(&desc, propagation, dnnl_lrn_across_channels, &dataMD, dnnl_dim_t(a.size),
+                                                     Float(a.alpha), Float(a.beta), Float(a.k)), "describe lrn")
+            let p = try primitive(&desc, name: "\(node.name) lrn forward")
+            forwardPrimitive[i] = p
+            let x = try input(i, 0, as: dataMD)
+            let y = output(i, p.query(dnnl_query_dst_md))
+            var args: [(Int32, Argument)] = [(DNNL_ARG_SRC, .buffer(x)), (DNNL_ARG_DST, .buffer(y))]
+            let workspaceMD = p.query(dnnl_query_workspace_md)
+            if !MemoryDescriptor.isZero(workspaceMD) {
+                let workspace = newBuffer(workspaceMD, at: t)
+                saved[i]["workspace"] = workspace
+                args.append((DNNL_ARG_WORKSPACE, .buffer(workspace)))
+            }
+            addPrimitive(p, args, at: t)
+
+        case let .pad(a):
+            let x = try input(i, 0, as: try plainMD(node.inputs[0]))
+            let y = output(i, try plainMD(i))
+            let s = shapes[node.inputs[0]]
+            let planes = batchSize * s[0]
+            addSwift(at: t, touching: [x, y]) { ex in
+                padForward(output: ex.floatPointer(y), input: ex.floatPointer(x), planes: planes, height: s[1], width: s[2],
+                           attributes: a)
+            }
 
         case let .maxPool(a):
             try compilePooling(i, a, algorithm: dnnl_pooling_max)
@@ -123,6 +176,21 @@ extension DNNLExecutor {
             let y = output(i, p.query(dnnl_query_dst_md))
             addPrimitive(p, [(DNNL_ARG_SRC_0, .buffer(x0)), (DNNL_ARG_SRC_1, .buffer(x1)), (DNNL_ARG_DST, .buffer(y))], at: t)
 
+        case .mul:
+            // Same shape: both in the first input's layout. A [C, 1, 1] gate is read plain and
+            // broadcast by oneDNN over H and W.
+            var md0 = valueMD[node.inputs[0]]
+            let broadcast = shapes[node.inputs[1]] != shapes[node.inputs[0]]
+            var md1 = broadcast ? try plainMD(node.inputs[1]) : md0
+            let x0 = try input(i, 0, as: md0)
+            let x1 = try input(i, 1, as: md1)
+            var dstMD = md0
+            var desc = dnnl_binary_desc_t()
+            try dnnlCheck(dnnl_binary_desc_init(&desc, dnnl_binary_mul, &md0, &md1, &dstMD), "describe mul")
+            let p = try primitive(&desc, name: "\(node.name) mul")
+            let y = output(i, p.query(dnnl_query_dst_md))
+            addPrimitive(p, [(DNNL_ARG_SRC_0, .buffer(x0)), (DNNL_ARG_SRC_1, .buffer(x1)), (DNNL_ARG_DST, .buffer(y))], at: t)
+
         case .concat:
             let sources = try node.inputs.indices.map { k in
                 try input(i, k, as: try plainMD(node.inputs[k]))
@@ -156,7 +224,7 @@ extension DNNLExecutor {
                                     channels: source[0], plane: plane, start: start, count: count)
             }
 
-        case .flatten:
+        case .flatten, .unflatten:
             let x = try input(i, 0, as: try plainMD(node.inputs[0]))
             let y = output(i, try plainMD(i))
             addSwift(at: t, touching: [x, y]) { ex in

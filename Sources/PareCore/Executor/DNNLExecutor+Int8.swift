@@ -74,7 +74,7 @@ extension DNNLExecutor {
         case .concat, .channelShuffle, .channelSlice, .flatten, .dropout:
             guard storedInputs, let output = quantization.output else { return false }
             try compileInt8Movement(i, output)
-        case .input, .batchNorm, .relu6, .hardSwish, .sigmoid, .softmax:
+        case .input, .batchNorm, .relu6, .hardSwish, .sigmoid, .softmax, .leakyRelu, .prelu, .elu, .tanh, .silu, .hardSigmoid, .localResponseNorm, .pad, .mul, .unflatten:
             return false
         }
         return true
@@ -92,7 +92,7 @@ extension DNNLExecutor {
         // The post-op sees the result already divided by the output scale.
         case .relu6: return (consumers[0], output, (dnnl_eltwise_clip_v2, 0, 6 / output.scale))
         case .input, .conv2d, .batchNorm, .hardSwish, .sigmoid, .maxPool, .avgPool, .globalAvgPool, .linear, .add,
-             .concat, .channelShuffle, .channelSlice, .flatten, .dropout, .softmax:
+             .concat, .channelShuffle, .channelSlice, .flatten, .dropout, .softmax, .leakyRelu, .prelu, .elu, .tanh, .silu, .hardSigmoid, .localResponseNorm, .pad, .mul, .unflatten:
             return nil
         }
     }
@@ -368,7 +368,7 @@ extension DNNLExecutor {
                 memcpy(ex.bytePointer(y), ex.bytePointer(sources[0]), ex.buffers[y].bytes)
             }
         case .input, .conv2d, .batchNorm, .relu, .relu6, .hardSwish, .sigmoid, .maxPool, .avgPool, .globalAvgPool,
-             .linear, .add, .softmax:
+             .linear, .add, .softmax, .leakyRelu, .prelu, .elu, .tanh, .silu, .hardSigmoid, .localResponseNorm, .pad, .mul, .unflatten:
             preconditionFailure("\(node.op.kind) is not a byte movement")
         }
     }

@@ -66,8 +66,12 @@ struct InferenceFusion {
         case .relu6: return (dnnl_eltwise_clip_v2, 0, 6)
         case .hardSwish: return (dnnl_eltwise_hardswish, 0, 0)
         case .sigmoid: return (dnnl_eltwise_logistic, 0, 0)
-        case .input, .conv2d, .batchNorm, .maxPool, .avgPool, .globalAvgPool, .linear, .add, .concat, .channelShuffle,
-             .channelSlice, .flatten, .dropout, .softmax:
+        case let .leakyRelu(negativeSlope): return (dnnl_eltwise_relu, Float(negativeSlope), 0)
+        case let .elu(alpha): return (dnnl_eltwise_elu, Float(alpha), 0)
+        case .tanh: return (dnnl_eltwise_tanh, 0, 0)
+        case .silu: return (dnnl_eltwise_swish, 1, 0)
+        case .input, .conv2d, .batchNorm, .hardSigmoid, .prelu, .localResponseNorm, .pad, .maxPool, .avgPool, .globalAvgPool, .linear, .add, .mul,
+             .concat, .channelShuffle, .channelSlice, .flatten, .unflatten, .dropout, .softmax:
             return nil
         }
     }

@@ -138,6 +138,24 @@ public final class ReferenceGraphRunner<T: BinaryFloatingPoint> {
             referenceHardSwishForward(output: &output, input: x)
         case .sigmoid:
             referenceSigmoidForward(output: &output, input: x)
+        case let .leakyRelu(negativeSlope):
+            referenceLeakyReluForward(output: &output, input: x, negativeSlope: T(negativeSlope))
+        case let .prelu(perChannel):
+            let weight = try parameter(node, "weight", count: perChannel ? s[0] : 1)
+            referencePReLUForward(output: &output, input: x, weight: weight, batch: n, channels: s[0],
+                                  spatial: s.elementCount / s[0])
+        case let .elu(alpha):
+            referenceEluForward(output: &output, input: x, alpha: T(alpha))
+        case .tanh:
+            referenceTanhForward(output: &output, input: x)
+        case .silu:
+            referenceSiluForward(output: &output, input: x)
+        case .hardSigmoid:
+            referenceHardSigmoidForward(output: &output, input: x)
+        case let .localResponseNorm(a):
+            referenceLRNForward(output: &output, input: x, batch: n, channels: s[0], spatial: s[1] * s[2], attributes: a)
+        case let .pad(a):
+            referencePadForward(output: &output, input: x, planes: n * s[0], height: s[1], width: s[2], attributes: a)
         case let .maxPool(a):
             referenceMaxPool2dForward(output: &output, input: x, batch: n, channels: s[0], height: s[1], width: s[2], attributes: a)
         case let .avgPool(a):
@@ -151,6 +169,10 @@ public final class ReferenceGraphRunner<T: BinaryFloatingPoint> {
                                    batch: n, inFeatures: s[0], outFeatures: a.outFeatures)
         case .add:
             referenceAddForward(output: &output, lhs: x, rhs: values[node.inputs[1]])
+        case .mul:
+            let r = shapes[node.inputs[1]]
+            referenceMulForward(output: &output, lhs: x, rhs: values[node.inputs[1]], batch: n, channels: s[0],
+                                spatial: s.elementCount / s[0], rhsSpatial: r.elementCount / r[0])
         case .concat:
             referenceConcatForward(output: &output, inputs: node.inputs.map { values[$0] },
                                    channels: node.inputs.map { shapes[$0][0] }, batch: n, inner: s.elementCount / s[0])
@@ -159,7 +181,7 @@ public final class ReferenceGraphRunner<T: BinaryFloatingPoint> {
         case let .channelSlice(start, count):
             referenceChannelSliceForward(output: &output, input: x, batch: n, channels: s[0],
                                          spatial: s.elementCount / s[0], start: start, count: count)
-        case .flatten:
+        case .flatten, .unflatten:
             referenceFlattenForward(output: &output, input: x)
         case let .dropout(p):
             switch mode {
@@ -267,6 +289,27 @@ public final class ReferenceGraphRunner<T: BinaryFloatingPoint> {
             referenceHardSwishBackward(dInput: &dInput, dOutput: dOutput, input: x)
         case .sigmoid:
             referenceSigmoidBackward(dInput: &dInput, dOutput: dOutput, output: values[index])
+        case let .leakyRelu(negativeSlope):
+            referenceLeakyReluBackward(dInput: &dInput, dOutput: dOutput, input: x, negativeSlope: T(negativeSlope))
+        case .prelu:
+            let weightName = node.parameterName("weight")
+            var dWeight = parameterGradients[weightName]!
+            referencePReLUBackward(dInput: &dInput, dWeight: &dWeight, dOutput: dOutput, input: x,
+                                   weight: parameters[weightName]!, batch: n, channels: s[0], spatial: s.elementCount / s[0])
+            parameterGradients[weightName] = dWeight
+        case let .elu(alpha):
+            referenceEluBackward(dInput: &dInput, dOutput: dOutput, input: x, alpha: T(alpha))
+        case .tanh:
+            referenceTanhBackward(dInput: &dInput, dOutput: dOutput, output: values[index])
+        case .silu:
+            referenceSiluBackward(dInput: &dInput, dOutput: dOutput, input: x)
+        case .hardSigmoid:
+            referenceHardSigmoidBackward(dInput: &dInput, dOutput: dOutput, input: x)
+        case let .localResponseNorm(a):
+            referenceLRNBackward(dInput: &dInput, dOutput: dOutput, input: x, batch: n, channels: s[0], spatial: s[1] * s[2],
+                                 attributes: a)
+        case let .pad(a):
+            referencePadBackward(dInput: &dInput, dOutput: dOutput, planes: n * s[0], height: s[1], width: s[2], attributes: a)
         case let .maxPool(a):
             referenceMaxPool2dBackward(dInput: &dInput, dOutput: dOutput, input: x, batch: n, channels: s[0],
                                        height: s[1], width: s[2], attributes: a)
@@ -287,6 +330,12 @@ public final class ReferenceGraphRunner<T: BinaryFloatingPoint> {
             var dRhs = [T](repeating: 0, count: x.count)
             referenceAddBackward(dLhs: &dInput, dRhs: &dRhs, dOutput: dOutput)
             return [dInput, dRhs]
+        case .mul:
+            let rhs = values[node.inputs[1]], r = shapes[node.inputs[1]]
+            var dRhs = [T](repeating: 0, count: rhs.count)
+            referenceMulBackward(dLhs: &dInput, dRhs: &dRhs, dOutput: dOutput, lhs: x, rhs: rhs, batch: n, channels: s[0],
+                                 spatial: s.elementCount / s[0], rhsSpatial: r.elementCount / r[0])
+            return [dInput, dRhs]
         case .concat:
             var dInputs = node.inputs.map { [T](repeating: 0, count: values[$0].count) }
             referenceConcatBackward(dInputs: &dInputs, dOutput: dOutput, channels: node.inputs.map { shapes[$0][0] },
@@ -298,7 +347,7 @@ public final class ReferenceGraphRunner<T: BinaryFloatingPoint> {
         case let .channelSlice(start, count):
             referenceChannelSliceBackward(dInput: &dInput, dOutput: dOutput, batch: n, channels: s[0],
                                           spatial: s.elementCount / s[0], start: start, count: count)
-        case .flatten:
+        case .flatten, .unflatten:
             referenceFlattenBackward(dInput: &dInput, dOutput: dOutput)
         case let .dropout(p):
             referenceDropoutBackward(dInput: &dInput, dOutput: dOutput, mask: dropoutMasks[index]!, p: p)

@@ -64,3 +64,40 @@ public struct LinearAttributes: Codable, Hashable, Sendable {
     public var bias: Bool
     public init(outFeatures: Int, bias: Bool = true) { self.outFeatures = outFeatures; self.bias = bias }
 }
+
+/// Local response normalisation across channels, as PyTorch's `nn.LocalResponseNorm(size,
+/// alpha, beta, k)`: `y_c = x_c / (k + alpha / size · Σ x_{c'}²)^beta` over the channels
+/// `c'` of a window of `size` around `c` (clipped at the edges). Pare takes odd sizes only:
+/// for an even size PyTorch's window has one more channel before `c`, ONNX's one more after.
+public struct LRNAttributes: Codable, Hashable, Sendable {
+    public var size: Int
+    public var alpha: Double
+    public var beta: Double
+    public var k: Double
+    public init(size: Int, alpha: Double = 1e-4, beta: Double = 0.75, k: Double = 1) {
+        self.size = size
+        self.alpha = alpha
+        self.beta = beta
+        self.k = k
+    }
+}
+
+/// How ``PadAttributes`` fills the border.
+public enum PaddingMode: String, Codable, Hashable, Sendable, CaseIterable {
+    /// Mirrored without repeating the edge: `[a b c]` padded by 2 on the left is `c b a b c`
+    /// (PyTorch `ReflectionPad2d`, ONNX `Pad` mode `reflect`).
+    case reflect
+    /// The edge value repeated: `a a a b c` (PyTorch `ReplicationPad2d`, ONNX mode `edge`).
+    case replicate
+}
+
+/// Spatial padding of a `[C, H, W]` input by `padding` in `mode`. (Zero padding is part of
+/// the convolution or pooling window that follows it.)
+public struct PadAttributes: Codable, Hashable, Sendable {
+    public var padding: Padding2d
+    public var mode: PaddingMode
+    public init(padding: Padding2d, mode: PaddingMode) {
+        self.padding = padding
+        self.mode = mode
+    }
+}

@@ -1,7 +1,7 @@
 extension Graph {
     /// Creates every parameter and buffer the nodes need, initialised as torchvision does
     /// (conv: Kaiming normal, fan-out, ReLU gain; batch norm: weight 1, bias 0, running
-    /// mean 0, var 1; linear: weight uniform ±1/sqrt(fanIn), bias 0), from `seed`.
+    /// mean 0, var 1; linear: weight uniform ±1/sqrt(fanIn), bias 0; PReLU slope 0.25), from `seed`.
     /// Existing parameters with the right shape are kept.
     public mutating func initializeParameters(seed: UInt64) throws {
         var generator = SeededGenerator(seed: seed)
@@ -24,6 +24,8 @@ extension Graph {
             return Tensor(repeating: 1, shape: shape)  // batch norm scale
         case .bias:
             return Tensor(zeros: shape)
+        case .slope:
+            return Tensor(repeating: 0.25, shape: shape)  // PReLU
         case .runningMean:
             return Tensor(zeros: shape)
         case .runningVariance:

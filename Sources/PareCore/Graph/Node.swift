@@ -48,6 +48,9 @@ extension Node: Codable {
     private struct GroupsAttribute: Codable { var groups: Int }
     private struct DropoutAttribute: Codable { var p: Double }
     private struct SliceAttribute: Codable { var start: Int; var count: Int }
+    private struct NegativeSlopeAttribute: Codable { var negativeSlope: Double }
+    private struct AlphaAttribute: Codable { var alpha: Double }
+    private struct PReLUAttribute: Codable { var perChannel: Bool }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -63,17 +66,27 @@ extension Node: Codable {
         case "relu6": op = .relu6
         case "hardSwish": op = .hardSwish
         case "sigmoid": op = .sigmoid
+        case "leakyRelu": op = .leakyRelu(negativeSlope: try c.decode(NegativeSlopeAttribute.self, forKey: .attributes).negativeSlope)
+        case "prelu": op = .prelu(perChannel: try c.decode(PReLUAttribute.self, forKey: .attributes).perChannel)
+        case "elu": op = .elu(alpha: try c.decode(AlphaAttribute.self, forKey: .attributes).alpha)
+        case "tanh": op = .tanh
+        case "silu": op = .silu
+        case "hardSigmoid": op = .hardSigmoid
+        case "localResponseNorm": op = .localResponseNorm(try c.decode(LRNAttributes.self, forKey: .attributes))
+        case "pad": op = .pad(try c.decode(PadAttributes.self, forKey: .attributes))
         case "maxPool": op = .maxPool(try c.decode(Pool2dAttributes.self, forKey: .attributes))
         case "avgPool": op = .avgPool(try c.decode(Pool2dAttributes.self, forKey: .attributes))
         case "globalAvgPool": op = .globalAvgPool
         case "linear": op = .linear(try c.decode(LinearAttributes.self, forKey: .attributes))
         case "add": op = .add
+        case "mul": op = .mul
         case "concat": op = .concat
         case "channelShuffle": op = .channelShuffle(groups: try c.decode(GroupsAttribute.self, forKey: .attributes).groups)
         case "channelSlice":
             let a = try c.decode(SliceAttribute.self, forKey: .attributes)
             op = .channelSlice(start: a.start, count: a.count)
         case "flatten": op = .flatten
+        case "unflatten": op = .unflatten
         case "dropout": op = .dropout(p: try c.decode(DropoutAttribute.self, forKey: .attributes).p)
         case "softmax": op = .softmax
         default:
@@ -95,10 +108,16 @@ extension Node: Codable {
         case let .batchNorm(a): try c.encode(a, forKey: .attributes)
         case let .maxPool(a), let .avgPool(a): try c.encode(a, forKey: .attributes)
         case let .linear(a): try c.encode(a, forKey: .attributes)
+        case let .localResponseNorm(a): try c.encode(a, forKey: .attributes)
+        case let .pad(a): try c.encode(a, forKey: .attributes)
         case let .channelShuffle(groups): try c.encode(GroupsAttribute(groups: groups), forKey: .attributes)
         case let .dropout(p): try c.encode(DropoutAttribute(p: p), forKey: .attributes)
         case let .channelSlice(start, count): try c.encode(SliceAttribute(start: start, count: count), forKey: .attributes)
-        case .relu, .relu6, .hardSwish, .sigmoid, .globalAvgPool, .add, .concat, .flatten, .softmax:
+        case let .leakyRelu(negativeSlope): try c.encode(NegativeSlopeAttribute(negativeSlope: negativeSlope), forKey: .attributes)
+        case let .prelu(perChannel): try c.encode(PReLUAttribute(perChannel: perChannel), forKey: .attributes)
+        case let .elu(alpha): try c.encode(AlphaAttribute(alpha: alpha), forKey: .attributes)
+        case .relu, .relu6, .hardSwish, .sigmoid, .tanh, .silu, .hardSigmoid, .globalAvgPool, .add, .mul, .concat, .flatten,
+             .unflatten, .softmax:
             break
         }
     }

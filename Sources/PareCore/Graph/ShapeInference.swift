@@ -129,11 +129,45 @@ extension Op {
                 return .failure(ShapeFailure("momentum \(a.momentum) must be in [0, 1]"))
             }
             return .success(inputs[0])
-        case .relu, .relu6, .hardSwish, .sigmoid:
+        case .relu, .relu6, .hardSwish, .sigmoid, .tanh, .silu, .hardSigmoid:
+            return .success(inputs[0])
+        case let .leakyRelu(negativeSlope):
+            guard negativeSlope.isFinite else { return .failure(ShapeFailure("negativeSlope \(negativeSlope) must be finite")) }
+            return .success(inputs[0])
+        case let .elu(alpha):
+            guard alpha.isFinite else { return .failure(ShapeFailure("alpha \(alpha) must be finite")) }
+            return .success(inputs[0])
+        case .prelu:
+            guard inputs[0].rank >= 1 else { return .failure(ShapeFailure("expects a [C, ...] input")) }
             return .success(inputs[0])
         case let .dropout(p):
             guard p >= 0, p < 1 else { return .failure(ShapeFailure("dropout probability \(p) not in [0, 1)")) }
             return .success(inputs[0])
+        case let .localResponseNorm(a):
+            return image(inputs[0]).flatMap { _ in
+                guard a.size >= 1, a.size % 2 == 1 else {
+                    return .failure(ShapeFailure("size \(a.size) must be odd and positive (PyTorch and ONNX place an even window differently)"))
+                }
+                guard a.alpha.isFinite, a.alpha >= 0, a.beta.isFinite, a.k.isFinite, a.k > 0 else {
+                    return .failure(ShapeFailure("alpha \(a.alpha), beta \(a.beta), k \(a.k): alpha must be non-negative, "
+                                                 + "k positive, all finite"))
+                }
+                return .success(inputs[0])
+            }
+        case let .pad(a):
+            return image(inputs[0]).flatMap { (c, h, w) in
+                let p = a.padding
+                if let failure = nonNegative(p) { return .failure(failure) }
+                if a.mode == .reflect {
+                    guard p.top < h, p.bottom < h, p.left < w, p.right < w else {
+                        return .failure(ShapeFailure("reflection \(paddingText(p)) must be less than the input's \(h)x\(w)"))
+                    }
+                }
+                let (h1, o1) = h.addingReportingOverflow(p.top), (w1, o2) = w.addingReportingOverflow(p.left)
+                let (h2, o3) = h1.addingReportingOverflow(p.bottom), (w2, o4) = w1.addingReportingOverflow(p.right)
+                guard !(o1 || o2 || o3 || o4) else { return .failure(ShapeFailure("padded size overflows: \(paddingText(p))")) }
+                return .success([c, h2, w2])
+            }
         case let .maxPool(a), let .avgPool(a):
             return image(inputs[0]).flatMap { (c, h, w) in
                 if let failure = pair("kernelSize", a.kernelSize) ?? pair("stride", a.stride) ?? nonNegative(a.padding) {
@@ -166,6 +200,13 @@ extension Op {
                 return .failure(ShapeFailure("inputs have different shapes [\(inputs[0])] and [\(inputs[1])]"))
             }
             return .success(inputs[0])
+        case .mul:
+            let (a, b) = (inputs[0], inputs[1])
+            let gate = a.rank == 3 && b.rank == 3 && b[0] == a[0] && b[1] == 1 && b[2] == 1
+            guard a == b || gate else {
+                return .failure(ShapeFailure("inputs [\(a)] and [\(b)] are neither the same shape nor [C, H, W] and [C, 1, 1]"))
+            }
+            return .success(a)
         case .concat:
             guard inputs.count >= 2 else { return .failure(ShapeFailure("expects 2 or more inputs, got \(inputs.count)")) }
             guard inputs.allSatisfy({ $0.rank == inputs[0].rank && $0.rank >= 1 }),
@@ -205,6 +246,9 @@ extension Op {
         case .softmax:
             guard inputs[0].rank == 1 else { return .failure(ShapeFailure("expects a flat [F] input, got [\(inputs[0])]")) }
             return .success(inputs[0])
+        case .unflatten:
+            guard inputs[0].rank == 1 else { return .failure(ShapeFailure("expects a flat [F] input, got [\(inputs[0])]")) }
+            return .success([inputs[0][0], 1, 1])
         }
     }
 
@@ -212,9 +256,12 @@ extension Op {
     /// per-sample input shapes (which must be valid for the op).
     public func parameterSpecs(inputs: [Shape]) -> [ParameterSpec] {
         switch self {
-        case .input, .relu, .relu6, .hardSwish, .sigmoid, .maxPool, .avgPool, .globalAvgPool, .add,
-             .concat, .channelShuffle, .channelSlice, .flatten, .dropout, .softmax:
+        case .input, .relu, .relu6, .hardSwish, .sigmoid, .leakyRelu, .elu, .tanh, .silu, .hardSigmoid, .localResponseNorm,
+             .pad, .maxPool, .avgPool,
+             .globalAvgPool, .add, .mul, .concat, .channelShuffle, .channelSlice, .flatten, .unflatten, .dropout, .softmax:
             return []
+        case let .prelu(perChannel):
+            return [ParameterSpec(suffix: "weight", shape: [perChannel ? inputs[0][0] : 1], role: .slope)]
         case let .conv2d(a):
             let inChannels = inputs[0][0]
             var specs = [ParameterSpec(suffix: "weight", shape: [a.outChannels, inChannels / a.groups, a.kernelSize[0], a.kernelSize[1]], role: .weight)]
@@ -247,13 +294,14 @@ public struct ShapeFailure: Error, Equatable, CustomStringConvertible {
 /// A parameter or buffer an op owns.
 public struct ParameterSpec: Hashable, Sendable {
     public enum Role: Hashable, Sendable {
-        case weight, bias, runningMean, runningVariance, batchCount
+        /// `slope` is PReLU's learned negative slope (initialised to 0.25, as PyTorch does).
+        case weight, bias, slope, runningMean, runningVariance, batchCount
         /// The 8-bit weights of a quantised node, and their per-output-channel f32 scales.
         case quantizedWeight, weightScale
         /// Trained by the optimizer (PyTorch `requires_grad`); the rest are buffers.
         public var isTrainable: Bool {
             switch self {
-            case .weight, .bias: return true
+            case .weight, .bias, .slope: return true
             case .runningMean, .runningVariance, .batchCount, .quantizedWeight, .weightScale: return false
             }
         }
@@ -265,7 +313,7 @@ public struct ParameterSpec: Hashable, Sendable {
         switch role {
         case .batchCount: return .i64
         case .quantizedWeight: return .i8
-        case .weight, .bias, .runningMean, .runningVariance, .weightScale: return .f32
+        case .weight, .bias, .slope, .runningMean, .runningVariance, .weightScale: return .f32
         }
     }
 }

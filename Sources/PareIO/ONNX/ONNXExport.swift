@@ -260,6 +260,40 @@ private struct GraphProtoBuilder {
             addNode("HardSwish", name: name, inputs: x, output: y)
         case .sigmoid:
             addNode("Sigmoid", name: name, inputs: x, output: y)
+        case let .leakyRelu(negativeSlope):
+            addNode("LeakyRelu", name: name, inputs: x, output: y, attributes: [.float("alpha", Float(negativeSlope))])
+        case let .prelu(perChannel):
+            // The slope keeps its state-dict shape [C]; it broadcasts from the right, so for
+            // [N, C, ...] it is reshaped to [C, 1, ...] (as torch.onnx unsqueezes it).
+            var slope = parameter(node, "weight")
+            if perChannel {
+                let shape = int64Constant("\(name).slope_shape", [shapes[index][0]] + [Int](repeating: 1, count: shapes[index].rank - 1))
+                let reshaped = uniqueName("\(name).slope")
+                addNode("Reshape", name: "\(name).reshape_slope", inputs: [slope, shape], output: reshaped)
+                slope = reshaped
+            }
+            addNode("PRelu", name: name, inputs: x + [slope], output: y)
+        case let .elu(alpha):
+            addNode("Elu", name: name, inputs: x, output: y, attributes: [.float("alpha", Float(alpha))])
+        case .tanh:
+            addNode("Tanh", name: name, inputs: x, output: y)
+        case .silu:
+            // ONNX has no SiLU operator before opset 24: x * Sigmoid(x), as torch.onnx writes it.
+            let sigmoid = uniqueName("\(name).sigmoid")
+            addNode("Sigmoid", name: "\(name).sigmoid", inputs: x, output: sigmoid)
+            addNode("Mul", name: name, inputs: x + [sigmoid], output: y)
+        case .hardSigmoid:
+            addNode("HardSigmoid", name: name, inputs: x, output: y,
+                    attributes: [.float("alpha", Float(1.0 / 6)), .float("beta", 0.5)])
+        case let .localResponseNorm(a):
+            addNode("LRN", name: name, inputs: x, output: y, attributes: [
+                .int("size", a.size), .float("alpha", Float(a.alpha)), .float("beta", Float(a.beta)), .float("bias", Float(a.k)),
+            ])
+        case let .pad(a):
+            let p = a.padding
+            let pads = int64Constant("\(name).pads", [0, 0, p.top, p.left, 0, 0, p.bottom, p.right])
+            addNode("Pad", name: name, inputs: x + [pads], output: y,
+                    attributes: [.string("mode", a.mode == .reflect ? "reflect" : "edge")])
         case let .maxPool(a):
             addNode("MaxPool", name: name, inputs: x, output: y, attributes: [
                 .ints("kernel_shape", a.kernelSize), .ints("strides", a.stride),
@@ -279,6 +313,8 @@ private struct GraphProtoBuilder {
             addNode("Gemm", name: name, inputs: inputs, output: y, attributes: [.int("transB", 1)])
         case .add:
             addNode("Add", name: name, inputs: x, output: y)
+        case .mul:
+            addNode("Mul", name: name, inputs: x, output: y)
         case .concat:
             addNode("Concat", name: name, inputs: x, output: y, attributes: [.int("axis", 1)])
         case let .channelShuffle(groups):
@@ -299,6 +335,10 @@ private struct GraphProtoBuilder {
             addNode("Slice", name: name, inputs: inputs, output: y)
         case .flatten:
             addNode("Flatten", name: name, inputs: x, output: y, attributes: [.int("axis", 1)])
+        case .unflatten:
+            // [N, F] -> [N, F, 1, 1]; 0 copies N.
+            let shape = int64Constant("\(name).shape", [0, shapes[index][0], 1, 1])
+            addNode("Reshape", name: name, inputs: x + [shape], output: y)
         case .dropout:
             // Evaluation form: dropout is the identity.
             addNode("Identity", name: name, inputs: x, output: y)
@@ -381,6 +421,7 @@ private enum Attribute {
     case int(String, Int)
     case ints(String, [Int])
     case float(String, Float)
+    case string(String, String)
 
     var proto: Onnx_AttributeProto {
         var attribute = Onnx_AttributeProto()
@@ -397,6 +438,10 @@ private enum Attribute {
             attribute.name = name
             attribute.type = .float
             attribute.f = value
+        case let .string(name, value):
+            attribute.name = name
+            attribute.type = .string
+            attribute.s = Data(value.utf8)
         }
         return attribute
     }

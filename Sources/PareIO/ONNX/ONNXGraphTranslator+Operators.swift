@@ -4,9 +4,10 @@ extension ONNXGraphTranslator {
     /// Operators translated on activations (``ConstantFolding/operators`` are evaluated when
     /// all their inputs are constants).
     static let operators: Set<String> = [
-        "Add", "AveragePool", "BatchNormalization", "Clip", "Concat", "Constant", "Conv", "Div", "Dropout", "Flatten",
-        "Gemm", "GlobalAveragePool", "HardSigmoid", "HardSwish", "Identity", "MatMul", "MaxPool", "Mul", "Pad",
-        "ReduceMean", "Relu", "Reshape", "Shape", "Sigmoid", "Slice", "Softmax", "Split", "Sub", "Sum", "Transpose",
+        "Add", "AveragePool", "BatchNormalization", "Clip", "Concat", "Constant", "Conv", "Div", "Dropout", "Elu", "Flatten",
+        "Gemm", "GlobalAveragePool", "HardSigmoid", "HardSwish", "Identity", "LeakyRelu", "LRN", "MatMul", "MaxPool", "Mul", "PRelu",
+        "Pad", "ReduceMean", "Relu", "Reshape", "Shape", "Sigmoid", "Slice", "Softmax", "Split", "Squeeze", "Sub", "Sum",
+        "Tanh", "Transpose", "Unsqueeze",
     ]
 
     /// Translates ``current``.
@@ -48,6 +49,11 @@ extension ONNXGraphTranslator {
         case "Relu": try unary(.relu)
         case "Sigmoid": try unary(.sigmoid)
         case "HardSwish": try unary(.hardSwish)
+        case "Tanh": try unary(.tanh)
+        case "LeakyRelu": try unary(.leakyRelu(negativeSlope: decimal(try attributes.float("alpha", default: 0.01))))
+        case "Elu": try unary(.elu(alpha: decimal(try attributes.float("alpha", default: 1))))
+        case "PRelu": try prelu()
+        case "LRN": try localResponseNorm()
         case "Clip": try clip()
         case "HardSigmoid": try hardSigmoid()
         case "Add", "Sub", "Mul", "Div":
@@ -60,6 +66,7 @@ extension ONNXGraphTranslator {
         case "ReduceMean": try reduceMean()
         case "Flatten": try flatten()
         case "Reshape": try reshape()
+        case "Squeeze", "Unsqueeze": try squeezeOrUnsqueeze(squeeze: opType == "Squeeze")
         case "Transpose": try transpose()
         case "Concat": try concat()
         case "Split": try split()
@@ -138,9 +145,60 @@ extension ONNXGraphTranslator {
         let beta = try attributes.float("beta", default: 0.5)
         guard abs(alpha - 1 / 6) < 1e-6, beta == 0.5 else {
             throw ImportFailure.unsupported("HardSigmoid(alpha \(alpha), beta \(beta)); Pare reads HardSigmoid only with "
-                                            + "alpha 1/6 and beta 1/2, inside x * HardSigmoid(x) (hard swish)")
+                                            + "alpha 1/6 and beta 1/2 (PyTorch's Hardsigmoid)")
         }
-        defineOutput(0, .hardSigmoid(x))
+        defineOutput(0, .node(try appendNode(.hardSigmoid, inputs: [x], name: nodeName(kind: "hardSigmoid"))))
+    }
+
+    /// `PRelu(x, slope)` with a constant slope: one value (shared) or one per channel
+    /// (`[C, 1, 1]`, `[1, C, 1, 1]`, or `[C]` on a flat activation; before opset 7, whose
+    /// PRelu has no numpy broadcasting, a `[C]` slope is per channel on any input).
+    private mutating func prelu() throws {
+        let x = try activation(0)
+        let slope = try constant(1, "slope")
+        let shape = shapes[x]
+        let perChannel = slope.elementCount != 1
+        let legacyPerChannel = opset < 7 && slope.rank == 1 && slope.elementCount == shape[0]
+        guard let values = slope.floatValues, !perChannel || legacyPerChannel || perChannelValues(slope, shape: shape) != nil else {
+            throw ImportFailure.unsupported("PRelu with a slope of shape \(slope.shape) on an activation of shape "
+                                            + "[N, \(shape.dimensions.map(String.init).joined(separator: ", "))]; Pare reads one slope "
+                                            + "per channel or one shared slope")
+        }
+        let weight = try Tensor(shape: [values.count], values: values)
+        let name = nodeName(kind: "prelu", parameterPrefix: statePrefix(inputIndex: 1, suffix: "weight"), hasParameters: true)
+        defineOutput(0, .node(try appendNode(.prelu(perChannel: perChannel), inputs: [x], name: name,
+                                             parameters: ["weight": weight])))
+    }
+
+    /// `LRN` (odd `size`): ONNX's and PyTorch's LRN are the same for odd sizes, alpha divided
+    /// by the size in both.
+    private mutating func localResponseNorm() throws {
+        let x = try activation(0)
+        guard let size = try attributes.int("size") else { throw ImportFailure.invalid("LRN without a size") }
+        guard size >= 1, size % 2 == 1, size <= maxWindowExtent else {
+            throw ImportFailure.unsupported("LRN size \(size); Pare reads odd sizes (for an even size ONNX's window has "
+                                            + "one more channel after the centre, PyTorch's one more before)")
+        }
+        let a = LRNAttributes(size: size, alpha: decimal(try attributes.float("alpha", default: 1e-4)),
+                              beta: decimal(try attributes.float("beta", default: 0.75)),
+                              k: decimal(try attributes.float("bias", default: 1)))
+        defineOutput(0, .node(try appendNode(.localResponseNorm(a), inputs: [x], name: nodeName(kind: "localResponseNorm"))))
+    }
+
+    /// Whether node `gate` is `op` applied to node `x` and read by nothing but the node being
+    /// translated, so that `x * gate` may become one node in its place.
+    private func isSoleGate(_ gate: Int, of x: Int, _ op: Op) -> Bool {
+        nodes[gate].op == op && nodes[gate].inputs == [x] && pareUses[gate] == 1
+    }
+
+    /// `x * gate` where ``isSoleGate``: the gate node becomes `op` (hard swish, SiLU) in place.
+    private mutating func fuseGate(_ gate: Int, of x: Int, into op: Op) {
+        nodes[gate].op = op
+        nodes[gate].name = nodeName(kind: op.kind)
+        usedNames.insert(nodes[gate].name)
+        pareUses[gate] = 0
+        pareUses[x] -= 1
+        defineOutput(0, .node(gate))
     }
 
     /// `Add`, `Sub`, `Mul`, `Div`: a residual sum of two activations, hard swish, or an
@@ -149,22 +207,26 @@ extension ONNXGraphTranslator {
         switch (a, b) {
         case let (.node(x), .node(y)) where opType == "Add":
             defineOutput(0, .node(try appendNode(.add, inputs: [x, y], name: nodeName(kind: "add"))))
-        case let (.node(x), .hardSigmoid(y)) where opType == "Mul" && x == y,
-             let (.hardSigmoid(y), .node(x)) where opType == "Mul" && x == y:
-            defineOutput(0, .node(try appendNode(.hardSwish, inputs: [x], name: nodeName(kind: "hardSwish"))))
+        case let (.node(x), .node(g)) where opType == "Mul" && isSoleGate(g, of: x, .hardSigmoid),
+             let (.node(g), .node(x)) where opType == "Mul" && isSoleGate(g, of: x, .hardSigmoid):
+            fuseGate(g, of: x, into: .hardSwish)
+        case let (.node(x), .node(g)) where opType == "Mul" && isSoleGate(g, of: x, .sigmoid),
+             let (.node(g), .node(x)) where opType == "Mul" && isSoleGate(g, of: x, .sigmoid):
+            fuseGate(g, of: x, into: .silu)
+        case let (.node(x), .node(y)) where opType == "Mul":
+            // Pare's mul broadcasts its second input: put a [C, 1, 1] gate second.
+            let (lhs, rhs) = shapes[x].elementCount >= shapes[y].elementCount ? (x, y) : (y, x)
+            defineOutput(0, .node(try appendNode(.mul, inputs: [lhs, rhs], name: nodeName(kind: "mul"))))
         case let (.node(x), .constant(c)):
             try affine(x, opType, c)
         case let (.constant(c), .node(x)) where opType == "Add" || opType == "Mul":
             try affine(x, opType, c)
         default:
-            if opType == "Mul", a.isActivation, b.isActivation {
-                throw ImportFailure.unsupported("Mul of two activations (as in a squeeze-and-excitation block): Pare's graph "
-                                                + "has no elementwise product; it reads x * HardSigmoid(x) as hard swish")
-            }
             _ = try activation(0)
             _ = try activation(1)
             throw ImportFailure.unsupported("\(opType) of these inputs; Pare reads Add of two activations (a residual), "
-                                            + "x * HardSigmoid(x), and Add/Sub/Mul/Div of an activation by per-channel constants")
+                                            + "Mul of two activations (the same shape, or [C, H, W] by a [C, 1, 1] gate), "
+                                            + "and Add/Sub/Mul/Div of an activation by per-channel constants")
         }
     }
 
@@ -293,8 +355,9 @@ extension ONNXGraphTranslator {
             nodes[x].op = .linear(attributes)
             addBias(x, shift!)
             return defineOutput(0, .node(x))
-        case .input, .conv2d, .batchNorm, .relu, .relu6, .hardSwish, .sigmoid, .maxPool, .avgPool, .globalAvgPool,
-             .linear, .add, .concat, .channelShuffle, .channelSlice, .flatten, .dropout, .softmax:
+        case .input, .conv2d, .batchNorm, .relu, .relu6, .hardSwish, .sigmoid, .leakyRelu, .prelu, .elu, .tanh, .silu,
+             .hardSigmoid, .localResponseNorm, .pad, .mul, .maxPool, .avgPool, .globalAvgPool,
+             .linear, .add, .concat, .channelShuffle, .channelSlice, .flatten, .unflatten, .dropout, .softmax:
             if alone { pareUses[x] = 1 }
         }
         let channels = shape[0]
@@ -601,12 +664,16 @@ extension ONNXGraphTranslator {
             let target = try reshapeTarget(inputShape: s)
             if target == s.dimensions { return defineOutput(0, .node(x)) }
             if target == [s.elementCount] { return try flattenOrAlias(x) }
+            if s.rank == 1, target == [s[0], 1, 1] {
+                return defineOutput(0, .node(try appendNode(.unflatten, inputs: [x], name: nodeName(kind: "unflatten"))))
+            }
             if s.rank == 3, target.count == 4, target[0] > 0, target[0] * target[1] == s[0], Array(target[2...]) == [s[1], s[2]] {
                 return defineOutput(0, .channelGroups(x, groups: target[0]))
             }
             throw ImportFailure.unsupported("Reshape [N, \(s.dimensions.map(String.init).joined(separator: ", "))] to "
                                             + "[N, \(target.map(String.init).joined(separator: ", "))]; Pare reads a Reshape as a "
-                                            + "flatten or as part of a channel shuffle")
+                                            + "flatten ([N, F]), its inverse ([N, F] to [N, F, 1, 1]), the identity, or as part "
+                                            + "of a channel shuffle")
         case let .channelGroups(x, _):
             let target = try reshapeTarget(inputShape: [shapes[x].elementCount])
             guard target == shapes[x].dimensions else { throw ImportFailure.unsupported(pendingReason(input)) }
@@ -616,9 +683,33 @@ extension ONNXGraphTranslator {
             guard target == shapes[x].dimensions else { throw ImportFailure.unsupported(pendingReason(input)) }
             let op = Op.channelShuffle(groups: groups)
             defineOutput(0, .node(try appendNode(op, inputs: [x], name: nodeName(kind: op.kind))))
-        case .constant, .padded, .hardSigmoid:
+        case .constant, .padded:
             _ = try activation(0)
         }
+    }
+
+    /// `Squeeze` of the 1x1 spatial axes of `[N, C, 1, 1]` (a flatten) and `Unsqueeze` of
+    /// `[N, F]` to `[N, F, 1, 1]` (an unflatten); axes from the attribute (before opset 13)
+    /// or input 1. A squeeze without axes drops every size-1 axis but the batch.
+    private mutating func squeezeOrUnsqueeze(squeeze: Bool) throws {
+        let x = try activation(0)
+        let s = shapes[x]
+        let opType = squeeze ? "Squeeze" : "Unsqueeze"
+        let given = try attributes.ints("axes") ?? optionalConstant(1, "axes").map {
+            guard let ints = $0.intValues else { throw ImportFailure.invalid("symbolic axes") }
+            return ints
+        }
+        // Squeeze's axes count in the input's rank, Unsqueeze's in the output's.
+        let rank = squeeze ? s.rank + 1 : s.rank + 1 + (given?.count ?? 0)
+        let axes = try Set((given ?? (1...s.rank).filter { s[$0 - 1] == 1 }).map {
+            try ConstantFolding.normalizeAxis($0, rank: rank)
+        })
+        if squeeze, s.rank == 3, s[1] == 1, s[2] == 1, axes == [2, 3] { return try flattenOrAlias(x) }
+        if !squeeze, s.rank == 1, axes == [2, 3] {
+            return defineOutput(0, .node(try appendNode(.unflatten, inputs: [x], name: nodeName(kind: "unflatten"))))
+        }
+        throw ImportFailure.unsupported("\(opType) of axes \(axes.sorted()) of [N, \(s.dimensions.map(String.init).joined(separator: ", "))]; "
+                                        + "Pare reads Squeeze of the 1x1 axes of [N, C, 1, 1] and Unsqueeze of [N, F] to [N, F, 1, 1]")
     }
 
     private mutating func transpose() throws {
@@ -710,10 +801,18 @@ extension ONNXGraphTranslator {
         try channelSlice(x, start: channelRange.start, count: channelRange.count, output: 0)
     }
 
+    /// `Pad`: zeros are folded into the following `Conv` or `AveragePool`; modes `reflect` and
+    /// `edge` are Pare's `pad` (reflection, replication).
     private mutating func pad() throws {
-        let (x, existing) = try windowInput()
         let mode = try attributes.string("mode") ?? "constant"
-        guard mode == "constant" else { throw ImportFailure.unsupported("Pad mode '\(mode)'; Pare folds zero padding only") }
+        let fill: PaddingMode?
+        switch mode {
+        case "constant": fill = nil
+        case "reflect": fill = .reflect
+        case "edge": fill = .replicate
+        default: throw ImportFailure.unsupported("Pad mode '\(mode)'; Pare reads constant (zeros), reflect and edge")
+        }
+        let (x, existing) = fill == nil ? try windowInput() : (try activation(0), Padding2d(0))
         let rank = shapes[x].rank + 1
         guard rank == 4 else { throw ImportFailure.unsupported("Pad of a rank-\(rank) tensor; Pare folds spatial padding of [N, C, H, W]") }
         var pads: [Int]
@@ -723,7 +822,7 @@ extension ONNXGraphTranslator {
             guard let values = try constant(1, "pads").intValues else { throw ImportFailure.invalid("symbolic pads") }
             pads = values
         }
-        let value = try attributes.float("value") ?? (try optionalConstant(2, "constant value")?.floatValues?.first ?? 0)
+        let value = fill != nil ? 0 : try attributes.float("value") ?? (try optionalConstant(2, "constant value")?.floatValues?.first ?? 0)
         guard value == 0 else { throw ImportFailure.unsupported("Pad with value \(value); Pare folds zero padding only") }
         if let axesTensor = try optionalConstant(3, "axes") {
             guard let axes = axesTensor.intValues, pads.count == 2 * axes.count else { throw ImportFailure.invalid("Pad axes and pads differ") }
@@ -738,7 +837,12 @@ extension ONNXGraphTranslator {
         guard pads.count == 8 else { throw ImportFailure.invalid("pads \(pads) for a rank-4 tensor") }
         guard pads[0] == 0, pads[1] == 0, pads[4] == 0, pads[5] == 0,
               pads.allSatisfy({ $0 >= 0 }), (pads + [existing.top, existing.left, existing.bottom, existing.right]).reduce(0, +) <= maxWindowExtent else {
-            throw ImportFailure.unsupported("pads \(pads); Pare folds non-negative padding of H and W only")
+            throw ImportFailure.unsupported("pads \(pads); Pare reads non-negative padding of H and W only")
+        }
+        if let fill {
+            let op = Op.pad(PadAttributes(padding: Padding2d(top: pads[2], left: pads[3], bottom: pads[6], right: pads[7]),
+                                          mode: fill))
+            return defineOutput(0, .node(try appendNode(op, inputs: [x], name: nodeName(kind: op.kind))))
         }
         defineOutput(0, .padded(x, Padding2d(top: existing.top + pads[2], left: existing.left + pads[3],
                                               bottom: existing.bottom + pads[6], right: existing.right + pads[7])))
@@ -751,14 +855,6 @@ extension ONNXGraphTranslator {
 /// values for such a batch norm on 13 channels between a max pool and two convs (blocked
 /// layout, padded channels), while epsilon 1e-20 and the reference kernels were right.
 let affineBatchNormEpsilon = 1.0 / 1_048_576
-
-extension ImportedValue {
-    /// Whether the value is computed at run time (not a constant).
-    var isActivation: Bool {
-        if case .constant = self { return false }
-        return true
-    }
-}
 
 /// The largest kernel, stride, dilation or padding the importer accepts: far beyond any CNN,
 /// small enough that window arithmetic cannot overflow on a corrupt file.

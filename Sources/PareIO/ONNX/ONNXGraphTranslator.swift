@@ -15,8 +15,6 @@ enum ImportedValue {
     case channelGroups(Int, groups: Int)
     /// The same, transposed to `[C/g, g, H, W]` (waiting for the reshape back).
     case transposedChannelGroups(Int, groups: Int)
-    /// `HardSigmoid(x)` of node `index` with hard swish's constants, waiting for `x * it`.
-    case hardSigmoid(Int)
 }
 
 /// Translates one ONNX `ModelProto` into a ``Graph``; see ``ONNXImport`` for the rules.
@@ -220,7 +218,7 @@ struct ONNXGraphTranslator {
         switch value {
         case let .node(index): return index
         case .constant: throw ImportFailure.unsupported("input \(k) is a constant; Pare needs an activation here")
-        case .padded, .channelGroups, .transposedChannelGroups, .hardSigmoid:
+        case .padded, .channelGroups, .transposedChannelGroups:
             throw ImportFailure.unsupported(pendingReason(value))
         }
     }
@@ -232,7 +230,6 @@ struct ONNXGraphTranslator {
         case .channelGroups, .transposedChannelGroups:
             return "it reads a grouped-channel Reshape/Transpose, which Pare reads only as a channel shuffle "
                 + "(Reshape [N, g, C/g, H, W], Transpose [0, 2, 1, 3, 4], Reshape [N, C, H, W])"
-        case .hardSigmoid: return "it reads a HardSigmoid, which Pare reads only as x * HardSigmoid(x) (hard swish)"
         }
     }
 
@@ -241,7 +238,7 @@ struct ONNXGraphTranslator {
         func activationShape(_ index: Int) -> [SymbolicInteger] { [.batch] + shapes[index].dimensions.map { .known($0) } }
         switch value {
         case let .constant(tensor): return tensor.shape.map { .known($0) }
-        case let .node(index), let .hardSigmoid(index): return activationShape(index)
+        case let .node(index): return activationShape(index)
         case let .padded(index, p):
             let s = shapes[index]
             return [.batch, .known(s[0]), .known(s[1] + p.top + p.bottom), .known(s[2] + p.left + p.right)]

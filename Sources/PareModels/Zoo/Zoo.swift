@@ -6,7 +6,8 @@ public struct ZooOptions: Sendable, Equatable {
     /// Per-sample input shape `[C, H, W]`; sets the input channels too.
     public var input: Shape?
     /// Channel width multiplier, for the models whose original has one (`mobilenet_v2`,
-    /// `mobilenet_v2-cifar`); every other model accepts only `nil` or 1.
+    /// `mobilenet_v2-cifar`, `mobilenet_v3_large`, `mobilenet_v3_small`, `smallcnn`); every
+    /// other model accepts only `nil` or 1.
     public var widthMultiplier: Double?
     /// Seed of the initial weights.
     public var seed: UInt64
@@ -78,7 +79,7 @@ public enum ModelForm: String, Sendable, CaseIterable {
 public enum Zoo {
     /// Every entry, in the order `pare zoo` lists them.
     public static let entries: [ZooEntry] = resNetEntries + cifarResNetEntries + vggEntries + mobileNetV2Entries
-        + shuffleNetV2Entries + seedEntries
+        + mobileNetV3Entries + efficientNetEntries + shuffleNetV2Entries + seedEntries
 
     public static var names: [String] { entries.map(\.name) }
 
@@ -142,6 +143,23 @@ public enum Zoo {
                input: [3, 32, 32], classes: 10, hasWidthMultiplier: true) { o in
             try mobileNetV2(form: .cifar, widthMultiplier: o.widthMultiplier, input: o.input, classes: o.classes,
                             seed: o.seed, withParameters: o.withParameters)
+        },
+    ]
+
+    private static let mobileNetV3Entries: [ZooEntry] = MobileNetV3Size.allCases.reversed().map { size in
+        .model("mobilenet_v3_\(size.rawValue)", "torchvision MobileNetV3-\(size == .large ? "Large" : "Small"): "
+                   + "inverted residuals with squeeze-and-excitation, hard swish, width multiplier",
+               input: [3, 224, 224], classes: 1000, hasWidthMultiplier: true) { o in
+            try mobileNetV3(size, widthMultiplier: o.widthMultiplier, input: o.input, classes: o.classes, seed: o.seed,
+                            withParameters: o.withParameters)
+        }
+    }
+
+    private static let efficientNetEntries: [ZooEntry] = [
+        .model("efficientnet_b0", "torchvision EfficientNet-B0: MBConv blocks with squeeze-and-excitation, SiLU "
+                   + "(no stochastic depth)",
+               input: [3, 224, 224], classes: 1000) { o in
+            try efficientNet(input: o.input, classes: o.classes, seed: o.seed, withParameters: o.withParameters)
         },
     ]
 
@@ -214,7 +232,7 @@ extension ZooEntry {
                 }
             } else if widthMultiplier != 1 {
                 throw fail("has no width multiplier (got \(widthMultiplier)); the models with one: "
-                           + "mobilenet_v2, mobilenet_v2-cifar, smallcnn")
+                           + "mobilenet_v2, mobilenet_v2-cifar, mobilenet_v3_large, mobilenet_v3_small, smallcnn")
             }
             let resolved = ResolvedZooOptions(input: input, classes: classes, widthMultiplier: widthMultiplier,
                                               seed: options.seed, withParameters: options.withParameters)

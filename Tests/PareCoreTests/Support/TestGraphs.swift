@@ -74,6 +74,34 @@ enum TestGraphs {
         ], outputs: [19, 5])
     }
 
+    /// torchvision's MobileNetV3 inverted residual with squeeze-and-excitation, and the other
+    /// activations: 1x1 expand conv-bn-PReLU (per channel), 3x3 depthwise conv-bn-SiLU, the SE
+    /// gate (global pool, 1x1 conv, leaky ReLU, 1x1 conv, hard sigmoid) multiplied in, ELU,
+    /// a 1x1 project conv, tanh, a product with the input (same shape) and a shared PReLU.
+    static func squeezeExcitationBlock(channels c: Int = 3, hidden: Int = 4, squeeze: Int = 2, size: Int = 4) -> Graph {
+        Graph(nodes: [
+            Node(name: "input", op: .input(shape: [c, size, size]), inputs: []),
+            Node(name: "block.0.0", op: .conv2d(Conv2dAttributes(outChannels: hidden, kernelSize: [1, 1])), inputs: [0]),
+            Node(name: "block.0.1", op: .batchNorm(BatchNormAttributes()), inputs: [1]),
+            Node(name: "block.0.2", op: .prelu(perChannel: true), inputs: [2]),
+            Node(name: "block.1.0", op: .conv2d(Conv2dAttributes(outChannels: hidden, kernelSize: [3, 3], padding: Padding2d(1),
+                                                                 groups: hidden)), inputs: [3]),
+            Node(name: "block.1.1", op: .batchNorm(BatchNormAttributes()), inputs: [4]),
+            Node(name: "block.1.2", op: .silu, inputs: [5]),
+            Node(name: "block.2.avgpool", op: .globalAvgPool, inputs: [6]),
+            Node(name: "block.2.fc1", op: .conv2d(Conv2dAttributes(outChannels: squeeze, kernelSize: [1, 1], bias: true)), inputs: [7]),
+            Node(name: "block.2.activation", op: .leakyRelu(negativeSlope: 0.1), inputs: [8]),
+            Node(name: "block.2.fc2", op: .conv2d(Conv2dAttributes(outChannels: hidden, kernelSize: [1, 1], bias: true)), inputs: [9]),
+            Node(name: "block.2.scale_activation", op: .hardSigmoid, inputs: [10]),
+            Node(name: "block.2.mul", op: .mul, inputs: [6, 11]),
+            Node(name: "block.2.elu", op: .elu(alpha: 0.8), inputs: [12]),
+            Node(name: "block.3.0", op: .conv2d(Conv2dAttributes(outChannels: c, kernelSize: [1, 1])), inputs: [13]),
+            Node(name: "block.3.tanh", op: .tanh, inputs: [14]),
+            Node(name: "block.mul", op: .mul, inputs: [15, 0]),
+            Node(name: "block.act", op: .prelu(perChannel: false), inputs: [16]),
+        ], outputs: [17])
+    }
+
     /// Initialises the graph's parameters (torchvision's schemes, `seed`), then replaces the
     /// batch-norm scales, every bias and the running statistics with random values, so that
     /// no gradient check passes because a parameter happens to be 0 or 1.
@@ -85,7 +113,7 @@ enum TestGraphs {
             let range: ClosedRange<Double>
             switch spec.role {
             case .weight where spec.shape.rank == 1, .runningVariance: range = 0.5...1.5
-            case .bias, .runningMean: range = -0.5...0.5
+            case .bias, .runningMean, .slope: range = -0.5...0.5
             case .weight, .batchCount, .quantizedWeight, .weightScale: continue
             }
             let values = randomArray(spec.shape.elementCount, &generator, in: range).map { Float($0) }

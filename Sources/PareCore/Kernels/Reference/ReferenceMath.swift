@@ -9,3 +9,13 @@ import Darwin
 @inline(__always) func referenceExp<T: BinaryFloatingPoint>(_ x: T) -> T {
     T(exp(Double(x)))
 }
+
+/// `tanh(x)`, evaluated in Double.
+@inline(__always) func referenceTanh<T: BinaryFloatingPoint>(_ x: T) -> T {
+    T(tanh(Double(x)))
+}
+
+/// `x^y`, evaluated in Double.
+@inline(__always) func referencePow<T: BinaryFloatingPoint>(_ x: T, _ y: T) -> T {
+    T(pow(Double(x), Double(y)))
+}

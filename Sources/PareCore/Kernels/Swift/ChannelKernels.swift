@@ -74,3 +74,93 @@ func updateRunningStatistics(runningMean: UnsafeMutableBufferPointer<Float>,
         runningVariance[c] = (1 - momentum) * runningVariance[c] + momentum * batchVariance[c] * unbias
     }
 }
+
+/// PReLU on plain (N, C, plane) buffers; `weight` has C elements, or 1 when `shared`.
+func preluForward(output: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                  batch: Int, channels: Int, plane: Int, shared: Bool) {
+    for n in 0..<batch {
+        for c in 0..<channels {
+            let slope = weight[shared ? 0 : c]
+            let base = (n * channels + c) * plane
+            for j in base..<(base + plane) { output[j] = input[j] > 0 ? input[j] : slope * input[j] }
+        }
+    }
+}
+
+/// PReLU's gradients: dInput (overwritten when non-nil) and dWeight (overwritten, summed in
+/// Double over the batch and plane).
+func preluBackward(dInput: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>, dOutput: UnsafePointer<Float>,
+                   input: UnsafePointer<Float>, weight: UnsafePointer<Float>, batch: Int, channels: Int, plane: Int,
+                   shared: Bool) {
+    var sums = [Double](repeating: 0, count: shared ? 1 : channels)
+    for n in 0..<batch {
+        for c in 0..<channels {
+            let k = shared ? 0 : c
+            let slope = weight[k]
+            let base = (n * channels + c) * plane
+            var sum: Float = 0
+            for j in base..<(base + plane) {
+                let negative = input[j] <= 0
+                dInput?[j] = negative ? slope * dOutput[j] : dOutput[j]
+                if negative { sum += input[j] * dOutput[j] }
+            }
+            sums[k] += Double(sum)
+        }
+    }
+    for k in sums.indices { dWeight[k] = Float(sums[k]) }
+}
+
+/// The gradients of `lhs * rhs` on plain buffers, lhs (N*C, plane) and rhs (N*C, rhsPlane)
+/// with rhsPlane = plane or 1 (broadcast): dLhs = dOutput * rhs, dRhs = dOutput * lhs summed
+/// over the broadcast plane; each overwritten when non-nil.
+func multiplyBackward(dLhs: UnsafeMutablePointer<Float>?, dRhs: UnsafeMutablePointer<Float>?, dOutput: UnsafePointer<Float>,
+                      lhs: UnsafePointer<Float>, rhs: UnsafePointer<Float>, rows: Int, plane: Int, rhsPlane: Int) {
+    for r in 0..<rows {
+        let base = r * plane
+        if rhsPlane == 1 {
+            let gate = rhs[r]
+            var sum: Float = 0
+            for j in base..<(base + plane) {
+                dLhs?[j] = dOutput[j] * gate
+                sum += dOutput[j] * lhs[j]
+            }
+            dRhs?[r] = sum
+        } else {
+            for j in base..<(base + plane) {
+                dLhs?[j] = dOutput[j] * rhs[j]
+                dRhs?[j] = dOutput[j] * lhs[j]
+            }
+        }
+    }
+}
+
+/// Reflection or replication padding on plain (planes, H, W) buffers (``referencePadForward``).
+func padForward(output: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, planes: Int, height: Int, width: Int,
+                attributes a: PadAttributes) {
+    let p = a.padding
+    let outHeight = height + p.top + p.bottom, outWidth = width + p.left + p.right
+    let columns = (0..<outWidth).map { paddingSource($0, before: p.left, size: width, mode: a.mode) }
+    for plane in 0..<planes {
+        for oh in 0..<outHeight {
+            let source = input + (plane * height + paddingSource(oh, before: p.top, size: height, mode: a.mode)) * width
+            let row = output + (plane * outHeight + oh) * outWidth
+            for ow in 0..<outWidth { row[ow] = source[columns[ow]] }
+        }
+    }
+}
+
+/// The gradient of ``padForward``: dInput (overwritten) sums the output positions copying each element.
+func padBackward(dInput: UnsafeMutablePointer<Float>, dOutput: UnsafePointer<Float>, planes: Int, height: Int, width: Int,
+                 attributes a: PadAttributes) {
+    let p = a.padding
+    let outHeight = height + p.top + p.bottom, outWidth = width + p.left + p.right
+    let columns = (0..<outWidth).map { paddingSource($0, before: p.left, size: width, mode: a.mode) }
+    dInput.update(repeating: 0, count: planes * height * width)
+    for plane in 0..<planes {
+        for oh in 0..<outHeight {
+            let target = dInput + (plane * height + paddingSource(oh, before: p.top, size: height, mode: a.mode)) * width
+            let row = dOutput + (plane * outHeight + oh) * outWidth
+            for ow in 0..<outWidth { target[columns[ow]] += row[ow] }
+        }
+    }
+}

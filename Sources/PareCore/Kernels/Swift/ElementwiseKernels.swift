@@ -41,3 +41,13 @@ func softmaxRowsBackward(dInput: UnsafeMutablePointer<Float>, dOutput: UnsafePoi
         for j in 0..<columns { dx[j] = y[j] * (dy[j] - dot) }
     }
 }
+
+/// out[i] = relu6(x[i] + 3) / 6 (hard sigmoid).
+func hardSigmoidForward(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count: Int) {
+    for i in 0..<count { out[i] = min(max(x[i] + 3, 0), 6) * (1 / 6) }
+}
+
+/// dx[i] = dy[i] / 6 where -3 < x[i] < 3, else 0 (overwritten).
+func hardSigmoidBackward(_ dx: UnsafeMutablePointer<Float>, _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, count: Int) {
+    for i in 0..<count { dx[i] = x[i] > -3 && x[i] < 3 ? dy[i] * (1 / 6) : 0 }
+}
