@@ -206,7 +206,6 @@ extension DNNLExecutor {
 
     func compileInt8Convolution(_ i: Int, _ a: Conv2dAttributes) throws {
         let node = graph.nodes[i]
-        let t = forwardTime(i)
         let source = try int8Source(i, 0)
         let destination = try int8Destination(i)
         try requireSymmetric(i, [source, destination.output])
@@ -223,27 +222,8 @@ extension DNNLExecutor {
         try dnnlCheck(dnnl_dilated_convolution_forward_desc_init(
             &desc, dnnl_forward_inference, dnnl_convolution_direct, &srcMD, &weightsMD, &biasMD, &dstMD,
             geometry.strides, geometry.dilates, geometry.paddingL, geometry.paddingR), "describe int8 convolution")
-        let scales = try weightScales(i, count: a.outChannels)
-        let outputScale = destination.output?.scale ?? 1
-        func make(_ factor: Float) throws -> DNNLPrimitive {
-            let attributes = try DNNLAttributes(eltwise: destination.eltwise,
-                                                outputScales: scales.map { factor * source.scale * $0 / outputScale },
-                                                outputScalesMask: 1 << 1)
-            return try primitive(&desc, attributes: attributes, name: "\(node.name) conv forward int8\(destination.label)")
-        }
-        var p = try make(1)
-        let halved = int8WeightsNeedHalving(i, layout: p.query(dnnl_query_weights_md))
-        if halved { p = try make(2) }
-        forwardPrimitive[i] = p
-        let x = try input(i, 0, as: p.query(dnnl_query_src_md), quantization: source)
-        let y = output(i, p.query(dnnl_query_dst_md))
-        storedQuantization[i] = destination.output
-        let weights = try int8Weights(i, plainShape: weightShape, layout: p.query(dnnl_query_weights_md), halved: halved)
-        var args: [(Int32, Argument)] = [(DNNL_ARG_SRC, .buffer(x)), (DNNL_ARG_WEIGHTS, weights), (DNNL_ARG_DST, .buffer(y))]
-        if a.bias {
-            args.append((DNNL_ARG_BIAS, int8Bias(i, inputScale: source.scale, weightScales: scales.map { halved ? 2 * $0 : $0 })))
-        }
-        addPrimitive(p, args, at: t)
+        try compileInt8Layer(i, &desc, kind: "conv", outputs: a.outChannels, weightShape: weightShape, bias: a.bias,
+                             source: source, destination: destination)
     }
 
     func compileInt8Linear(_ i: Int, _ a: LinearAttributes) throws {
@@ -259,13 +239,25 @@ extension DNNLExecutor {
         var desc = dnnl_inner_product_desc_t()
         try dnnlCheck(dnnl_inner_product_forward_desc_init(&desc, dnnl_forward_inference, &srcMD, &weightsMD, &biasMD, &dstMD),
                       "describe int8 inner product")
-        let scales = try weightScales(i, count: a.outFeatures)
+        try compileInt8Layer(i, &desc, kind: "linear", outputs: a.outFeatures, weightShape: [a.outFeatures, src[1]], bias: a.bias,
+                             source: source, destination: destination)
+    }
+
+    /// The int8 primitive of convolution or linear layer `i` from its op descriptor: output
+    /// scales `input scale · weight scale[o] / output scale` per output channel, the fused
+    /// activation as post-op, weights reordered (halved when the kernel would not), bias in
+    /// accumulator units.
+    func compileInt8Layer<Desc>(_ i: Int, _ desc: inout Desc, kind: String, outputs: Int, weightShape: [Int], bias: Bool,
+                                source: ActivationQuantization,
+                                destination: (output: ActivationQuantization?, eltwise: (dnnl_alg_kind_t, Float, Float)?, label: String)) throws {
+        let node = graph.nodes[i]
+        let scales = try weightScales(i, count: outputs)
         let outputScale = destination.output?.scale ?? 1
         func make(_ factor: Float) throws -> DNNLPrimitive {
             let attributes = try DNNLAttributes(eltwise: destination.eltwise,
                                                 outputScales: scales.map { factor * source.scale * $0 / outputScale },
                                                 outputScalesMask: 1 << 1)
-            return try primitive(&desc, attributes: attributes, name: "\(node.name) linear forward int8\(destination.label)")
+            return try primitive(&desc, attributes: attributes, name: "\(node.name) \(kind) forward int8\(destination.label)")
         }
         var p = try make(1)
         let halved = int8WeightsNeedHalving(i, layout: p.query(dnnl_query_weights_md))
@@ -274,9 +266,9 @@ extension DNNLExecutor {
         let x = try input(i, 0, as: p.query(dnnl_query_src_md), quantization: source)
         let y = output(i, p.query(dnnl_query_dst_md))
         storedQuantization[i] = destination.output
-        let weights = try int8Weights(i, plainShape: [a.outFeatures, src[1]], layout: p.query(dnnl_query_weights_md), halved: halved)
+        let weights = try int8Weights(i, plainShape: weightShape, layout: p.query(dnnl_query_weights_md), halved: halved)
         var args: [(Int32, Argument)] = [(DNNL_ARG_SRC, .buffer(x)), (DNNL_ARG_WEIGHTS, weights), (DNNL_ARG_DST, .buffer(y))]
-        if a.bias {
+        if bias {
             args.append((DNNL_ARG_BIAS, int8Bias(i, inputScale: source.scale, weightScales: scales.map { halved ? 2 * $0 : $0 })))
         }
         addPrimitive(p, args, at: forwardTime(i))
