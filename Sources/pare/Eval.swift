@@ -42,25 +42,12 @@ extension Pare {
             let url = URL(fileURLWithPath: file)
             guard FileManager.default.fileExists(atPath: url.path) else { throw CommandError("no such model file: \(file)") }
             let (graph, checkpoint, _) = try TrainingCheckpoint.read(from: url)
-            guard let dataText = data ?? checkpoint?.configuration.notes["data"] else {
-                throw CommandError("\(file) does not name the data it was trained on: give --data")
-            }
-            let spec = try DatasetSpec(parsing: dataText)
-            let notes = checkpoint?.configuration.notes ?? [:]
-            let size = folderOptions.imageSize ?? notes["image-size"].flatMap(Int.init) ?? 224
-            let skip = folderOptions.skipBadImages || notes["skip-bad-images"] == "true"
-            guard let dataset = try ImageFolderOptions.open(spec, Split(rawValue: split)!, size: size, skip: skip, quiet: json) else {
-                throw CommandError("\(dataText) has no \(split) set")
-            }
+            let source = try CheckpointData(data: data, normalize: normalize, folderOptions: folderOptions, checkpoint: checkpoint,
+                                            file: file, purpose: "")
+            let dataText = source.text
+            let dataset = try source.open(Split(rawValue: split)!, quiet: json)
             try Trainer.checkFit(graph, sampleShape: dataset.sampleShape, classes: dataset.classes)
-            let normalization: Normalize?
-            if let normalize {
-                normalization = try parseNormalization(normalize, spec: spec)
-            } else if let checkpoint {
-                normalization = checkpoint.configuration.normalization
-            } else {
-                normalization = spec.defaultNormalization
-            }
+            let normalization = source.normalization
 
             let terminal = isatty(STDERR_FILENO) != 0 && !json
             let result = try Evaluator(graph: graph, batchSize: batch, threads: threads)

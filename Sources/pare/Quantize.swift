@@ -101,30 +101,16 @@ extension Pare {
                 throw CommandError("\(model) is already quantised (node '\(node.name)' is int8); quantise the f32 model it came from")
             }
             if let weights { return try runHalfPrecision(graph, checkpoint: checkpoint, dtype: weights == "fp16" ? .f16 : .bf16, outURL: outURL) }
-            guard let dataText = data ?? checkpoint?.configuration.notes["data"] else {
-                throw CommandError("\(model) does not name the data it was trained on: give --data for calibration")
-            }
-            let spec = try DatasetSpec(parsing: dataText)
-            let notes = checkpoint?.configuration.notes ?? [:]
-            let size = folderOptions.imageSize ?? notes["image-size"].flatMap(Int.init) ?? 224
-            let skip = folderOptions.skipBadImages || notes["skip-bad-images"] == "true"
-            guard let train = try ImageFolderOptions.open(spec, .train, size: size, skip: skip, quiet: json) else {
-                throw CommandError("\(dataText) has no training split to calibrate on")
-            }
+            let source = try CheckpointData(data: data, normalize: normalize, folderOptions: folderOptions, checkpoint: checkpoint,
+                                            file: model, purpose: "for calibration")
+            let dataText = source.text
+            let train = try source.open(.train, quiet: json)
             do {
                 try Trainer.checkFit(graph, sampleShape: train.sampleShape, classes: train.classes)
             } catch {
                 throw CommandError("calibration data \(dataText) does not fit \(model): \(error)")
             }
-            let normalization: Normalize?
-            if let normalize {
-                normalization = try parseNormalization(normalize, spec: spec)
-            } else if let checkpoint {
-                normalization = checkpoint.configuration.normalization
-            } else {
-                normalization = spec.defaultNormalization
-            }
-            let transforms: [any Transform] = normalization.map { [$0] } ?? []
+            let transforms = source.transforms
 
             // Seeded batches of the training split.
             let loader = DataLoader(train, batchSize: batch, shuffle: true, seed: seed, transforms: transforms)
@@ -148,9 +134,7 @@ extension Pare {
 
             var accuracyBefore: Double?, accuracyAfter: Double?
             if eval {
-                guard let test = try ImageFolderOptions.open(spec, .test, size: size, skip: skip, quiet: json) else {
-                    throw CommandError("\(dataText) has no test split to evaluate on")
-                }
+                let test = try source.open(.test, quiet: json)
                 accuracyBefore = try Evaluator(graph: graph, batchSize: 256, threads: threads).evaluate(test, transforms: transforms).top1
                 accuracyAfter = try Evaluator(graph: result, batchSize: 256, threads: threads).evaluate(test, transforms: transforms).top1
             }
@@ -207,18 +191,10 @@ extension Pare {
             let after = (try FileManager.default.attributesOfItem(atPath: outURL.path)[.size] as? Int) ?? 0
             var accuracy: (Double, Double)?
             if eval {
-                guard let dataText = data ?? checkpoint?.configuration.notes["data"] else {
-                    throw CommandError("\(model) does not name its data: give --data for --eval")
-                }
-                let spec = try DatasetSpec(parsing: dataText)
-                let notes = checkpoint?.configuration.notes ?? [:]
-                let size = folderOptions.imageSize ?? notes["image-size"].flatMap(Int.init) ?? 224
-                guard let test = try ImageFolderOptions.open(spec, .test, size: size, skip: folderOptions.skipBadImages, quiet: json) else {
-                    throw CommandError("\(dataText) has no test split to evaluate on")
-                }
-                let normalization = try normalize.map { try parseNormalization($0, spec: spec) }
-                    ?? checkpoint?.configuration.normalization ?? spec.defaultNormalization
-                let transforms: [any Transform] = normalization.map { [$0] } ?? []
+                let source = try CheckpointData(data: data, normalize: normalize, folderOptions: folderOptions, checkpoint: checkpoint,
+                                                file: model, purpose: "for --eval")
+                let test = try source.open(.test, quiet: json)
+                let transforms = source.transforms
                 let reloaded = try ModelFile.load(from: outURL)
                 accuracy = (try Evaluator(graph: graph, batchSize: 256, threads: threads).evaluate(test, transforms: transforms).top1,
                             try Evaluator(graph: reloaded, batchSize: 256, threads: threads).evaluate(test, transforms: transforms).top1)
