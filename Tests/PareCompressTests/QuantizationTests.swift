@@ -200,6 +200,28 @@ final class QuantizationInputTests: XCTestCase {
         XCTAssertLessThan(worst, 1e-4, "softmax outputs differ by \(worst)")
     }
 
+    /// A ReLU after a max pool (not fusable): the saturating reorder s8 -> u8 at the same scale.
+    func testStandaloneReluOnInt8() throws {
+        let graph = try randomized(Graph(nodes: [
+            Node(name: "input", op: .input(shape: [3, 8, 8]), inputs: []),
+            Node(name: "conv", op: .conv2d(Conv2dAttributes(outChannels: 8, kernelSize: [3, 3], padding: Padding2d(1), bias: true)), inputs: [0]),
+            Node(name: "pool", op: .maxPool(Pool2dAttributes(kernelSize: [2, 2])), inputs: [1]),
+            Node(name: "relu", op: .relu, inputs: [2]),
+            Node(name: "flatten", op: .flatten, inputs: [3]),
+        ], outputs: [4]), seed: 15)
+        let (quantized, report) = try PostTrainingQuantizer().quantize(graph, calibration: QuantizationTests.batches(2, batch: 2, shape: [3, 8, 8], seed: 16))
+        XCTAssertEqual(report.layers.first { $0.name == "relu" }?.precision, "int8")
+        XCTAssertEqual(quantized.nodes[3].quantization?.output?.dtype, .u8)
+        XCTAssertEqual(quantized.nodes[3].quantization?.output?.scale, quantized.nodes[2].quantization?.output?.scale)
+        let input = QuantizationTests.batches(1, batch: 2, shape: [3, 8, 8], seed: 17)[0]
+        let got = try DNNLExecutor(graph: quantized, batchSize: 2, mode: .inference).forward([input])[0].scalars
+        let simulated = try ReferenceGraphRunner<Float>(graph: quantized, batchSize: 2, mode: .inference).forward([input.scalars])[0]
+        XCTAssertEqual(got.count, simulated.count)
+        XCTAssertTrue(got.contains(0) && got.allSatisfy { $0 >= 0 })
+        let worst = zip(got, simulated).map { abs($0 - $1) }.max()!
+        XCTAssertEqual(worst, 0, "worst element differs by \(worst)")
+    }
+
     func testNaNInCalibrationNamesTheNodeAndBatch() throws {
         var graph = try randomized(QuantizationTests.residualNetwork(), seed: 8)
         graph.parameters["layer1.conv2.weight"]!.floats[0] = .nan
