@@ -307,3 +307,19 @@ final class CalibrationThresholdTests: XCTestCase {
         XCTAssertThrowsError(try CalibrationMethod(parsing: "median"))
     }
 }
+
+/// Post-ReLU histograms: half the values exactly zero must not drag the entropy range down.
+final class CalibrationZeroSpikeTests: XCTestCase {
+    func testExactZerosAreLeftOutOfTheHistogram() {
+        var values = [Float](repeating: 0, count: 10_000)
+        var generator = SeededGenerator(seed: 3)
+        for k in 0..<5_000 { values[k] = Float(generator.nextNormal()).magnitude }  // half-normal, sigma 1
+        var first = ActivationHistogram(bound: 0, binCount: 1)
+        values.withUnsafeBufferPointer { first.addExtremes($0) }
+        var h = ActivationHistogram(bound: first.magnitude, binCount: 2048)
+        values.withUnsafeBufferPointer { h.add($0) }
+        XCTAssertEqual(h.bins.reduce(0, +), 5_000 - Double(values[..<5_000].filter { $0 == 0 }.count))
+        let bound = CalibrationThreshold.bound(of: h, method: .entropy, unsigned: true)
+        XCTAssertGreaterThan(bound, 0.5 * first.magnitude, "a half-normal's range must not be cut to a quarter")
+    }
+}

@@ -64,7 +64,8 @@ public struct QuantizationReport: Codable, Sendable {
 /// an add whose inputs are both int8 (calibrated, s8); a concatenation of int8 inputs
 /// (calibrated); max, average and global average pooling, flatten, dropout, channel shuffle,
 /// slice and a standalone ReLU of an int8 input (they keep its scale). Graph inputs are
-/// calibrated and quantised by the reorder into their first int8 consumer. Everything else
+/// calibrated by their largest magnitude whatever the method (the data is not clipped) and
+/// quantised by the reorder into their first int8 consumer. Everything else
 /// (sigmoid, hard-swish, softmax, unfolded batch norm, standalone ReLU6) stays f32 and reads
 /// its input dequantised; its output is calibrated when an int8 layer consumes it.
 /// The logits of a final linear layer are written in f32.
@@ -248,7 +249,11 @@ public struct PostTrainingQuantizer {
             case let .observed(unsignedByPlan):
                 let h = histograms[i]!
                 let unsigned = unsignedByPlan || (i == inputs[0] && h.minimum >= 0)
-                let bound = CalibrationThreshold.bound(of: h, method: settings.method, unsigned: unsigned)
+                // The data itself is never clipped: the input keeps its whole observed range
+                // (a normalised image's background is a spike that the histogram methods
+                // mistake for the bulk; entropy clipped Fashion-MNIST's at 40% of its range).
+                let method = i == inputs[0] ? CalibrationMethod.minMax : settings.method
+                let bound = CalibrationThreshold.bound(of: h, method: method, unsigned: unsigned)
                 bounds[i] = bound
                 quantizationOf[i] = .symmetric(bound: bound, unsigned: unsigned)
             case let .derived(source, unsigned):
