@@ -55,7 +55,7 @@ public enum ONNXImport {
     public static func read(from url: URL, options: ONNXImportOptions = ONNXImportOptions()) throws -> Graph {
         let data: Data
         do {
-            data = try Data(contentsOf: url)
+            data = try fileContents(url)
         } catch {
             throw ONNXImportError(file: url.path, problem: .unreadable(reason: "cannot read the file: \(error.localizedDescription)"))
         }
