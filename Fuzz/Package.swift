@@ -2,10 +2,10 @@
 import PackageDescription
 
 // Pare's fuzz targets (issue 16), kept out of the main package so that `swift build` and
-// `make test` never see them. `make fuzz` builds this package with
-// `swift build --sanitize fuzzer --sanitize address` (libFuzzer + AddressSanitizer, applied
-// to Pare's modules as well, which this package uses by path), generates seed corpora with
-// `fuzz-seeds` and runs every `fuzz-*` target; see Fuzz/README.md.
+// `make test` never see them. `make fuzz` (Fuzz/run.sh) builds this package with libFuzzer's
+// coverage instrumentation and AddressSanitizer on every module, Pare's included (this
+// package uses Pare by path), generates seed corpora with `fuzz-seeds` and runs every
+// `fuzz-*` target; see Fuzz/README.md.
 //
 // A path dependency's identity is its directory's name, and the clone may have any name
 // (even `fuzz`, this package's own identity), so Pare is reached through the symbolic link

@@ -14,7 +14,10 @@ targets=("${@:-${all[@]}}")
 [ $# -gt 0 ] || targets=("${all[@]}")
 scratch=$PWD/.build-fuzz
 work=$scratch/fuzzing
-build=(swift build --package-path Fuzz --scratch-path "$scratch" --sanitize fuzzer --sanitize address)
+# One -sanitize= list: swiftc keeps only the last -sanitize= it is given, so SwiftPM's
+# `--sanitize fuzzer --sanitize address` would compile without coverage instrumentation.
+# `--sanitize fuzzer` makes SwiftPM link libFuzzer; -Xswiftc applies to every module, Pare's too.
+build=(swift build --package-path Fuzz --scratch-path "$scratch" --sanitize fuzzer -Xswiftc -sanitize=fuzzer,address)
 
 echo "building the fuzz targets (libFuzzer + AddressSanitizer) in $scratch"
 "${build[@]}" 2>&1 | grep -v "Cannot export local symbol" | tail -5
@@ -36,8 +39,10 @@ for t in "${targets[@]}"; do
   echo "fuzz-$t: ${seconds}s on $corpus (seeds $(ls "$work/seeds/$t" | wc -l))"
   # -malloc_limit_mb: one allocation above 1 GiB is a failure (files may not ask for that
   # much); -timeout: one input taking over 10 s is a hang; leaks are reported (detect_leaks).
+  dict=()
+  [ -f "Fuzz/dictionaries/$t.dict" ] && dict=(-dict="Fuzz/dictionaries/$t.dict")
   "$bin/fuzz-$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=3072 -malloc_limit_mb=1024 \
-    -max_len=65536 -print_final_stats=1 -artifact_prefix="$artifacts/" "$corpus" "$work/seeds/$t" > "$log" 2>&1
+    -max_len=65536 -print_final_stats=1 "${dict[@]}" -artifact_prefix="$artifacts/" "$corpus" "$work/seeds/$t" > "$log" 2>&1
   rc=$?
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   time=$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$log" | tail -1)
