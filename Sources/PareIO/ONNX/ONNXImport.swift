@@ -71,7 +71,8 @@ public enum ONNXImport {
         } catch {
             throw ONNXImportError(file: source, problem: .unreadable(reason: "protobuf decoding failed: \(error); is the file complete?"))
         }
-        var translator = ONNXGraphTranslator(model: model, source: source, options: options)
+        var translator = ONNXGraphTranslator(model: model, source: source, options: options,
+                                             foldLimit: ConstantFolding.foldLimit(fileBytes: data.count))
         return try translator.translate()
     }
 }
