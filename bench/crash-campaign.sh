@@ -30,13 +30,14 @@ mkdir -p "$WORK"
 data="mnist:$WORK/data"
 common=(--batch 32 --threads 2 --seed 3)
 
-train_fresh() { "$pare" train smallcnn --width-multiplier 0.25 --data "$data" --epochs "$EPOCHS" "${common[@]}" --out "$1"; }
-train_resume() { "$pare" train --resume "$1"; }
+# Each runs as `exec`, so that the background job's PID is pare's own and SIGKILL reaches it.
+train_fresh() { exec "$pare" train smallcnn --width-multiplier 0.25 --data "$data" --epochs "$EPOCHS" "${common[@]}" --out "$1"; }
+train_resume() { exec "$pare" train --resume "$1"; }
 prune_fresh() {
-  "$pare" prune "$WORK/train-reference/best.safetensors" --data "$data" --criterion l1 --per-step 0.3 --target params=0.4 \
+  exec "$pare" prune "$WORK/train-reference/best.safetensors" --data "$data" --criterion l1 --per-step 0.3 --target params=0.4 \
     --finetune-epochs 1 --bench-runs 3 "${common[@]}" --out "$1"
 }
-prune_resume() { "$pare" prune --resume "$1"; }
+prune_resume() { exec "$pare" prune --resume "$1"; }
 
 now_ms() { date +%s%3N; }
 summary=()
@@ -49,7 +50,7 @@ campaign() {
   local files=("$@") reference=$WORK/$name-reference log=$WORK/$name.log
   local start end duration
   start=$(now_ms)
-  if ! "${name}_fresh" "$reference" > "$WORK/$name-reference.log" 2>&1; then
+  if ! ( "${name}_fresh" "$reference" ) > "$WORK/$name-reference.log" 2>&1; then
     echo "$name: the uninterrupted run failed (see $WORK/$name-reference.log)"; exit 1
   fi
   end=$(now_ms)
@@ -69,6 +70,7 @@ campaign() {
       sleep "$(printf '%d.%03d' $((delay / 1000)) $((delay % 1000)))"
       if kill -0 "$pid" 2>/dev/null; then
         kill -KILL "$pid"; wait "$pid" 2>/dev/null; killed=1; kills=$((kills + 1))
+        if pgrep -f -- "$dir\$" > /dev/null; then echo "$name: a pare process outlived its SIGKILL"; exit 1; fi
         local report
         report=$("${tools[@]}" check "$dir" 2>>"$log")
         checks=$((checks + 1))
