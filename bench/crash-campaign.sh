@@ -12,7 +12,8 @@
 #
 # Small and fast by default: smallcnn at width 0.25 on the first TRAIN_SAMPLES/TEST_SAMPLES
 # images of Fashion-MNIST (/usr/share/datasets/fashion-mnist, Debian's dataset-fashion-mnist).
-# Usage: bench/crash-campaign.sh     (KILLS=20 EPOCHS=3 TRAIN_SAMPLES=2000 TEST_SAMPLES=500 WORK=...)
+# Usage: bench/crash-campaign.sh     (KILLS=20 EPOCHS=3 TRAIN_SAMPLES=2000 TEST_SAMPLES=500 WORK=...;
+#        CAMPAIGNS="train prune" by default, CAMPAIGNS= for the full-disk check alone)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 KILLS=${KILLS:-20}
@@ -96,8 +97,12 @@ campaign() {
   summary+=("$line")
 }
 
-campaign train last.safetensors last.safetensors best.safetensors
-campaign prune run.json pruned.safetensors step-1.safetensors
+for c in ${CAMPAIGNS-train prune}; do
+  case $c in
+    train) campaign train last.safetensors last.safetensors best.safetensors ;;
+    prune) campaign prune run.json pruned.safetensors step-1.safetensors ;;
+  esac
+done
 
 # Full disk during a checkpoint write.
 mount=$WORK/full-disk

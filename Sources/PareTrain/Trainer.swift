@@ -254,13 +254,20 @@ public final class Trainer {
                                    dataWaitSeconds: batches.waitSeconds)
         let score = (validation ?? test)!.accuracy
         let isBest = state.bestAccuracy.map { score > $0 } ?? true
+        let saved = state
         state.completedEpochs = epoch + 1
         state.history.append(metrics)
         if isBest {
             state.bestEpoch = epoch + 1
             state.bestAccuracy = score
         }
-        try save(isBest: isBest)
+        do {
+            try save(isBest: isBest)
+        } catch {
+            // A failed write (a full disk) leaves the files of the last saved epoch, and so does `state`.
+            state = saved
+            throw error
+        }
         onEvent?(.epochFinished(metrics, isBest: isBest))
     }
 

@@ -228,6 +228,28 @@ final class TrainerTests: XCTestCase {
         }
     }
 
+    /// A checkpoint write that fails (here `last.safetensors` is a directory, so the rename
+    /// fails; a full disk in bench/crash-campaign.sh) stops the run with the write's error and
+    /// leaves the trainer's state at the last epoch saved, which is what the CLI reports as kept.
+    func testFailedCheckpointWriteKeepsTheLastSavedState() throws {
+        var configuration = Self.configuration()
+        configuration.validationFraction = 0
+        let directory = runDirectory()
+        let trainer = try Trainer(graph: try Self.model(seed: 3), trainingSet: Self.quadrants(count: 96, seed: 1),
+                                  testSet: Self.quadrants(count: 32, seed: 2), configuration: configuration, directory: directory)
+        try trainer.run(stoppingAfterEpoch: 1)
+        let last = RunDirectory(directory).last
+        try FileManager.default.removeItem(at: last)
+        try FileManager.default.createDirectory(at: last.appendingPathComponent("blocker"), withIntermediateDirectories: true)
+        XCTAssertThrowsError(try trainer.run(stoppingAfterEpoch: 2)) { error in
+            XCTAssertTrue("\(error)".contains("last.safetensors"), "\(error)")
+        }
+        XCTAssertEqual(trainer.state.completedEpochs, 1)
+        XCTAssertEqual(trainer.state.history.count, 1)
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".tmp") }
+        XCTAssertEqual(leftovers, [], "the failed write's temporary file is removed")
+    }
+
     /// `last.safetensors` in `directory` holds epoch 1 with finite parameters.
     func assertLastKeepsEpochOne(_ directory: URL, file: StaticString = #filePath, line: UInt = #line) throws {
         let saved = try TrainingCheckpoint.read(from: RunDirectory(directory).last)
