@@ -2,7 +2,8 @@
 # Kill-and-resume campaign (issue 16). For `pare train` and `pare prune` (`pare compress`
 # does not exist yet): run once uninterrupted (the reference), then KILLS times start or
 # resume the same run and SIGKILL it at a random moment (uniform over the reference's
-# duration: during a step, a checkpoint write or an evaluation), check after every kill that
+# duration: during a step, a checkpoint write or an evaluation), then KILLS times more the
+# moment a checkpoint write has begun (its temporary file exists), check after every kill that
 # each .safetensors in the run directory is complete and well formed, and resume. A run that
 # finishes before its kill is compared and a new one started, until KILLS kills are done.
 # Every finished run's files must be bit-identical (tensors: weights, running statistics,
@@ -13,7 +14,7 @@
 # Small and fast by default: smallcnn at width 0.25 on the first TRAIN_SAMPLES/TEST_SAMPLES
 # images of Fashion-MNIST (/usr/share/datasets/fashion-mnist, Debian's dataset-fashion-mnist).
 # Usage: bench/crash-campaign.sh     (KILLS=20 EPOCHS=3 TRAIN_SAMPLES=2000 TEST_SAMPLES=500 WORK=...;
-#        CAMPAIGNS="train prune" by default, CAMPAIGNS= for the full-disk check alone)
+#        CAMPAIGNS="train prune train-writes prune-writes" by default, CAMPAIGNS= for the full-disk check alone)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 KILLS=${KILLS:-20}
@@ -35,7 +36,7 @@ common=(--batch 32 --threads 2 --seed 3)
 train_fresh() { exec "$pare" train smallcnn --width-multiplier 0.25 --data "$data" --epochs "$EPOCHS" "${common[@]}" --out "$1"; }
 train_resume() { exec "$pare" train --resume "$1"; }
 prune_fresh() {
-  exec "$pare" prune "$WORK/train-reference/best.safetensors" --data "$data" --criterion l1 --per-step 0.3 --target params=0.4 \
+  exec "$pare" prune "$prune_model" --data "$data" --criterion l1 --per-step 0.3 --target params=0.4 \
     --finetune-epochs 1 --bench-runs 3 "${common[@]}" --out "$1"
 }
 prune_resume() { exec "$pare" prune --resume "$1"; }
@@ -43,22 +44,25 @@ prune_resume() { exec "$pare" prune --resume "$1"; }
 now_ms() { date +%s%3N; }
 summary=()
 
-# campaign NAME STATE_FILE FILE... : STATE_FILE's presence means the run can be resumed;
-# the FILEs are compared with the reference's.
+# campaign NAME TRIGGER STATE_FILE FILE... : TRIGGER is `random` (SIGKILL after a delay
+# uniform over the reference run's duration) or `write` (SIGKILL as soon as an atomic write's
+# temporary file appears: during a checkpoint write); STATE_FILE's presence means the run can
+# be resumed; the FILEs are compared with the reference's.
 campaign() {
-  local name=$1 state=$2
-  shift 2
-  local files=("$@") reference=$WORK/$name-reference log=$WORK/$name.log
+  local name=$1 trigger=$2 state=$3
+  shift 3
+  local tag=$name-$trigger
+  local files=("$@") reference=$WORK/$tag-reference log=$WORK/$tag.log
   local start end duration
   start=$(now_ms)
-  if ! ( "${name}_fresh" "$reference" ) > "$WORK/$name-reference.log" 2>&1; then
-    echo "$name: the uninterrupted run failed (see $WORK/$name-reference.log)"; exit 1
+  if ! ( "${name}_fresh" "$reference" ) > "$WORK/$tag-reference.log" 2>&1; then
+    echo "$name: the uninterrupted run failed (see $WORK/$tag-reference.log)"; exit 1
   fi
   end=$(now_ms)
   duration=$((end - start))
   echo "$name: uninterrupted run ${duration} ms"
   local kills=0 resumes=0 restarts=0 runs=0 identical=0 differing=0 corrupt=0 midwrite=0 checks=0 round=0 dir
-  dir=$WORK/$name-killed-$round
+  dir=$WORK/$tag-killed-$round
   while [ "$kills" -lt "$KILLS" ] || [ -e "$dir/$state" ]; do
     if [ -e "$dir/$state" ]; then
       resumes=$((resumes + 1)); "${name}_resume" "$dir" >> "$log" 2>&1 &
@@ -67,10 +71,17 @@ campaign() {
     fi
     local pid=$! killed=0
     if [ "$kills" -lt "$KILLS" ]; then
-      local delay=$(( (RANDOM * 32768 + RANDOM) % duration ))
-      sleep "$(printf '%d.%03d' $((delay / 1000)) $((delay % 1000)))"
-      if kill -0 "$pid" 2>/dev/null; then
-        kill -KILL "$pid"; wait "$pid" 2>/dev/null; killed=1; kills=$((kills + 1))
+      local delay=$(( (RANDOM * 32768 + RANDOM) % duration )) fired=0
+      if [ "$trigger" = write ]; then
+        # Skip a random number of writes first, so that kills land in different ones.
+        sleep "$(printf '%d.%03d' $((delay / 3000)) $((delay / 3 % 1000)))"
+        "${tools[@]}" kill-on-write "$dir" "$pid" $((duration / 1000 + 5)) > /dev/null && fired=1
+      else
+        sleep "$(printf '%d.%03d' $((delay / 1000)) $((delay % 1000)))"
+        kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" && fired=1
+      fi
+      if [ "$fired" -eq 1 ]; then
+        wait "$pid" 2>/dev/null; killed=1; kills=$((kills + 1))
         if pgrep -f -- "$dir\$" > /dev/null; then echo "$name: a pare process outlived its SIGKILL"; exit 1; fi
         local report
         report=$("${tools[@]}" check "$dir" 2>>"$log")
@@ -89,18 +100,23 @@ campaign() {
         "${tools[@]}" same "$reference/$f" "$dir/$f" >> "$log" 2>&1 || same=0
       done
       if [ "$same" -eq 1 ]; then identical=$((identical + 1)); else differing=$((differing + 1)); fi
-      round=$((round + 1)); dir=$WORK/$name-killed-$round
+      round=$((round + 1)); dir=$WORK/$tag-killed-$round
     fi
   done
-  local line="$name: kills $kills, resumes $resumes, fresh starts $restarts, finished runs $runs, bit-identical $identical, differing $differing, checks $checks, corrupt files $corrupt, kills that left a half-written temporary $midwrite"
+  local line="$name ($trigger kills): kills $kills, resumes $resumes, fresh starts $restarts, finished runs $runs, bit-identical $identical, differing $differing, checks $checks, corrupt files $corrupt, kills that left a half-written temporary $midwrite"
   echo "$line"
   summary+=("$line")
+  # The model the prune campaigns start from: the first trained reference.
+  [ "$name" = train ] && prune_model=${prune_model:-$reference/best.safetensors}
+  return 0
 }
 
-for c in ${CAMPAIGNS-train prune}; do
+for c in ${CAMPAIGNS-train prune train-writes prune-writes}; do
   case $c in
-    train) campaign train last.safetensors last.safetensors best.safetensors ;;
-    prune) campaign prune run.json pruned.safetensors step-1.safetensors ;;
+    train) campaign train random last.safetensors last.safetensors best.safetensors ;;
+    prune) campaign prune random run.json pruned.safetensors step-1.safetensors ;;
+    train-writes) campaign train write last.safetensors last.safetensors best.safetensors ;;
+    prune-writes) campaign prune write run.json pruned.safetensors step-1.safetensors ;;
   esac
 done
 

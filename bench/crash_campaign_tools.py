@@ -7,6 +7,10 @@
                               (header length, JSON, offsets covering the data exactly); prints
                               "files=N corrupt=M temporaries=T" (T: leftover .NAME.UUID.tmp files)
                               and exits 1 if any is corrupt
+  kill-on-write DIR PID SECONDS
+                              SIGKILL process PID as soon as a temporary file of an atomic write
+                              (.NAME.UUID.tmp) appears in DIR, polling for at most SECONDS; prints
+                              "killed" and exits 0 if it did, exits 1 if PID ended or time ran out
   same A B                    the tensors of safetensors files A and B are bit-identical (same
                               names, dtypes, shapes, bytes); prints the differing names, exits 1
 """
@@ -81,6 +85,29 @@ def check(directory):
     return 1 if corrupt else 0
 
 
+def kill_on_write(directory, pid, seconds):
+    import signal
+    import time
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            names = os.listdir(directory)
+        except FileNotFoundError:
+            names = []
+        if any(n.startswith(".") and n.endswith(".tmp") for n in names):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                return 1
+            print("killed")
+            return 0
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return 1
+    return 1
+
+
 def same(a, b):
     ta, _ = read_safetensors(a)
     tb, _ = read_safetensors(b)
@@ -96,6 +123,8 @@ if __name__ == "__main__":
         subset(args[0], args[1], int(args[2]), int(args[3]))
     elif command == "check":
         sys.exit(check(args[0]))
+    elif command == "kill-on-write":
+        sys.exit(kill_on_write(args[0], int(args[1]), float(args[2])))
     elif command == "same":
         sys.exit(same(args[0], args[1]))
     else:
