@@ -8,7 +8,7 @@ SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Python environment for the ONNX export check (numpy, onnx, onnxruntime from PyPI).
 ONNX_VENV   ?= .venv-onnx
 
-.PHONY: deps build release test onnx-venv onnx-fixtures demo bench clean
+.PHONY: deps build release test onnx-venv onnx-fixtures demo bench fuzz clean
 
 ## deps: install the Debian packages Pare builds against (only those missing)
 deps:
@@ -69,6 +69,14 @@ demo: release
 ## bench: convolution GFLOP/s (fwd, bwd-data, bwd-weights) and page faults per training step
 bench: release
 	$$($(SWIFT) build -c release --show-bin-path)/pare bench-kernels --threads $(THREADS)
+
+## fuzz: build the libFuzzer targets of Fuzz/ (separate package, AddressSanitizer, scratch
+## path .build-fuzz), write their seed corpora and run each for $(SECONDS) seconds; fails on any
+## crash, leak, timeout or over-limit allocation. Needs only what `deps` installs (clang's
+## libFuzzer and ASan runtimes ship with the Swift toolchain). See Fuzz/README.md.
+SECONDS ?= 60
+fuzz: deps
+	Fuzz/run.sh $(SECONDS)
 
 clean:
 	rm -rf .build

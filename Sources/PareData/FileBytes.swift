@@ -1,5 +1,6 @@
 import CZlib
 import Foundation
+import PareCore
 
 /// Whole-file reads for the dataset readers; errors name the file.
 enum FileBytes {
@@ -25,7 +26,8 @@ enum FileBytes {
         var result: [UInt8] = []
         var totalCount = 0
         var limit: Int?
-        var chunk = [UInt8](repeating: 0, count: 1 << 22)
+        // 64 KiB at a time (zlib buffers 1 MiB): a small file costs a small buffer.
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while true {
             if limit == nil, result.count >= headerSize { limit = try byteLimit(Array(result.prefix(headerSize))) }
             // The header is read on its own, so that nothing past it is kept before it is checked.
@@ -48,7 +50,7 @@ enum FileBytes {
     static func readRaw(_ path: String) throws -> Data {
         try checkRegularFile(path)
         do {
-            return try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe)
+            return try fileContents(URL(fileURLWithPath: path), mapped: true)
         } catch {
             throw DatasetError(file: path, problem: .unreadable(reason: error.localizedDescription))
         }

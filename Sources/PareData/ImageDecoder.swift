@@ -73,6 +73,15 @@ public enum ImageDecoder {
                 throw DecodeProblem(reason: "PNG: header width \(width) x height \(height) is \(width * height) pixels, "
                                     + "more than the \(maxPixelCount) Pare decodes")
             }
+            // The file must hold the compressed rows: at least `height * (1 + ceil(width / 8))`
+            // bytes before compression (one filter byte per row, 1-bit pixels at the least), and
+            // deflate compresses at most 1032:1. A short file whose header announces a large
+            // image is refused here, before the buffer its header asks for is allocated.
+            let minimumRowBytes = height * (1 + (width + 7) / 8)
+            guard minimumRowBytes <= 1032 * bytes.count else {
+                throw DecodeProblem(reason: "PNG: header width \(width) x height \(height) needs at least \(minimumRowBytes) "
+                                    + "bytes of rows, more than a file of \(bytes.count) bytes can hold (deflate compresses at most 1032:1)")
+            }
             var rgba = [UInt8](repeating: 0, count: width * height * 4)
             let finished = rgba.withUnsafeMutableBytes {
                 png_image_finish_read(&image, nil, $0.baseAddress, Int32(width * 4), nil)

@@ -38,7 +38,7 @@ public struct SafetensorsFile: Sendable {
         }
         let data: Data
         do {
-            data = try Data(contentsOf: url, options: .mappedIfSafe)
+            data = try fileContents(url, mapped: true)
         } catch {
             throw SafetensorsError(file: file, problem: .unreadable(reason: error.localizedDescription))
         }

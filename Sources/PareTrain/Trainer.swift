@@ -25,11 +25,13 @@ import PareIO
 /// selection score (validation, else test accuracy) and the last one are written
 /// atomically, and `metrics.csv` and `summary.json` are rewritten.
 ///
-/// A NaN or infinite loss stops the run with ``TrainingError/nonFiniteLoss(step:loss:)`` (a
-/// NaN gradient norm, seen when clipping, with ``TrainingError/nonFiniteGradient(step:norm:)``)
-/// before the optimizer step; NaN weights found after an epoch stop it with
-/// ``TrainerError/nonFiniteParameters(epoch:names:)``. Either way nothing of that epoch is
-/// saved, and `last.safetensors` still holds the last good epoch.
+/// A NaN or infinite loss or gradient stops the run before the optimizer step with
+/// ``TrainingError/nonFiniteValue(step:at:)``, which names the step and where the value first
+/// shows: the input batch, a node's weights, a node's output, the loss or a node's gradient
+/// (``NonFiniteDiagnosis``, run only then); a gradient norm that overflows when clipping stops
+/// it with ``TrainingError/nonFiniteGradient(step:norm:)``; NaN weights or running statistics
+/// found after an epoch with ``TrainerError/nonFiniteParameters(epoch:names:)``. Either way
+/// nothing of that epoch is saved, and `last.safetensors` still holds the last good epoch.
 public final class Trainer {
     public let configuration: TrainingConfiguration
     public let directory: RunDirectory
@@ -204,7 +206,7 @@ public final class Trainer {
             let outputs = try executor.forward([batch.images])
             let logits = outputs[0]
             let (loss, outputGradients) = try objective.loss(outputs: outputs, batch: batch, configuration: configuration)
-            guard loss.isFinite else { throw TrainingError.nonFiniteLoss(step: state.steps + 1, loss: loss) }
+            guard loss.isFinite else { throw nonFiniteStop(images: batch.images, loss: loss, gradients: nil) }
             lossSum += Double(loss) * Double(batch.count)
             correct += topOneAccuracy(logits: logits, labels: batch.labels) * Double(batch.count)
             seen += batch.count
@@ -221,6 +223,9 @@ public final class Trainer {
             }
             if let gradients {
                 if configuration.bnSparsity > 0 { addBatchNormSparsity(to: gradients) }
+                guard gradients.values.allSatisfy({ $0.dtype != .f32 || NonFiniteDiagnosis.allFinite($0) }) else {
+                    throw nonFiniteStop(images: batch.images, loss: loss, gradients: gradients)
+                }
                 if configuration.gradientClipNorm > 0 {
                     let norm = clipGradientNorm(gradients, maxNorm: configuration.gradientClipNorm)
                     guard norm.isFinite else { throw TrainingError.nonFiniteGradient(step: state.steps + 1, norm: norm) }
@@ -249,13 +254,20 @@ public final class Trainer {
                                    dataWaitSeconds: batches.waitSeconds)
         let score = (validation ?? test)!.accuracy
         let isBest = state.bestAccuracy.map { score > $0 } ?? true
+        let saved = state
         state.completedEpochs = epoch + 1
         state.history.append(metrics)
         if isBest {
             state.bestEpoch = epoch + 1
             state.bestAccuracy = score
         }
-        try save(isBest: isBest)
+        do {
+            try save(isBest: isBest)
+        } catch {
+            // A failed write (a full disk) leaves the files of the last saved epoch, and so does `state`.
+            state = saved
+            throw error
+        }
         onEvent?(.epochFinished(metrics, isBest: isBest))
     }
 
@@ -266,6 +278,16 @@ public final class Trainer {
         try state.file(graph: graph, optimizerState: optimizer.stateTensors()).write(to: directory.last)
         try writeAtomically(Data(EpochMetrics.csv(state.history).utf8), to: directory.metrics)
         try writeAtomically(try TrainingCheckpoint.encoder(pretty: true).encode(summary), to: directory.summary)
+    }
+
+    /// The stop for step `state.steps + 1`, whose loss or gradients are not finite: where the
+    /// NaN or infinity first shows (a rerun of the batch with the reference kernels, only now).
+    private func nonFiniteStop(images: Tensor, loss: Float, gradients: [String: Tensor]?) -> TrainingError {
+        let step = state.steps + 1
+        guard let place = NonFiniteDiagnosis.locate(graph: graph, images: images, loss: loss, gradients: gradients) else {
+            return .nonFiniteLoss(step: step, loss: loss)
+        }
+        return .nonFiniteValue(step: step, at: place)
     }
 
     private func checkFinite(epoch: Int, scores: [EvaluationScore]) throws {

@@ -7,6 +7,9 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     /// The gradients' total norm became NaN or infinite at `step` (seen when clipping);
     /// parameters were not updated by that step.
     case nonFiniteGradient(step: Int, norm: Float)
+    /// A NaN or infinity showed at `step` (the loss or a gradient was not finite), first
+    /// `at` that place (``NonFiniteDiagnosis``); parameters were not updated by that step.
+    case nonFiniteValue(step: Int, at: NonFinitePlace)
 
     public var description: String {
         switch self {
@@ -14,6 +17,14 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
             return "loss is \(loss) at step \(step): stopping before the optimizer step (lower the learning rate, check the data)"
         case let .nonFiniteGradient(step, norm):
             return "gradient norm is \(norm) at step \(step): stopping before the optimizer step (lower the learning rate, check the data)"
+        case let .nonFiniteValue(step, place):
+            let advice: String
+            switch place {
+            case .input: advice = "check the data"
+            case .parameter: advice = "the model holds them, or the last update diverged: lower the learning rate"
+            case .activation, .loss, .gradient: advice = "lower the learning rate, check the data"
+            }
+            return "NaN or infinity at step \(step) \(place): stopping before the optimizer step (\(advice))"
         }
     }
 }

@@ -120,7 +120,7 @@ extension Pare {
         func run() throws {
             if let resume {
                 let directory = URL(fileURLWithPath: resume)
-                let state = try JSONDecoder().decode(ResumeNotes.self, from: Data(contentsOf: directory.appendingPathComponent("run.json")))
+                let state = try JSONDecoder().decode(ResumeNotes.self, from: fileContents(directory.appendingPathComponent("run.json")))
                 let sets = try state.configuration.notes["data"].map { try openData($0) }
                 let teacherPath = teacher ?? state.configuration.notes["teacher"]
                 let run = try PruningRun(resuming: directory, trainingSet: sets?.train, testSet: sets?.test,

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PareCore
 import PareData
+import PareIO
 import PareModels
 import PareTrain
 
@@ -147,7 +148,8 @@ func printTrainingFooter(_ summary: TrainingSummary, directory: RunDirectory, ex
           + extraFiles.map { ", \($0)" }.joined())
 }
 
-/// Runs `trainer`, turning a stop on NaN into a message that says what was kept.
+/// Runs `trainer`, turning a stop on NaN or a failed checkpoint write into a message that says
+/// what was kept.
 func runReportingStops(_ trainer: Trainer) throws -> TrainingSummary {
     do {
         return try trainer.run()
@@ -156,6 +158,11 @@ func runReportingStops(_ trainer: Trainer) throws -> TrainingSummary {
     } catch let error as TrainerError {
         if case .nonFiniteParameters = error { throw CommandError(stopMessage(error, trainer)) }
         throw error
+    } catch let error as SafetensorsError {
+        // Writing a checkpoint failed (a full disk, say): the previous one is intact.
+        throw CommandError(stopMessage(error, trainer))
+    } catch let error as AtomicWriteError {
+        throw CommandError(stopMessage(error, trainer))
     }
 }
 

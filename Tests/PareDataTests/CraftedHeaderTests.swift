@@ -19,6 +19,26 @@ final class CraftedHeaderTests: XCTestCase {
         }
     }
 
+    /// 8000 x 8000 is within the pixel bound (256 MB of RGBA), but a file of a few dozen bytes
+    /// cannot hold its rows: refused from the header and the file's size, before allocating.
+    func testPNGHeaderAnnouncingMoreRowsThanTheFileCanHold() throws {
+        let file = path(try temporaryDirectory(self), "short.png")
+        let bytes = pngBytes(width: 8000, height: 8000, bitDepth: 8, colorType: 2, rows: [[1, 2, 3]])
+        try write(bytes, to: file)
+        assertDatasetError(try ImageDecoder.decode(file: file), file: file) {
+            self.isUndecodable($0, containing: "PNG: header width 8000 x height 8000 needs at least 8008000 bytes of rows, "
+                                + "more than a file of \(bytes.count) bytes can hold")
+        }
+        // An image whose rows a file of this size could hold is not refused by the bound
+        // (libpng then finds its data missing).
+        let fits = pngBytes(width: 8, height: 100 * bytes.count, bitDepth: 8, colorType: 0, rows: [[1]])
+        try write(fits, to: file)
+        assertDatasetError(try ImageDecoder.decode(file: file), file: file) {
+            if case let .undecodableImage(reason) = $0 { return !reason.contains("can hold") }
+            return false
+        }
+    }
+
     /// An 8x8 JPEG whose frame header (SOF0) is patched to say 60000 x 60000.
     func testJPEGHeaderAnnouncingTooManyPixels() throws {
         var bytes = try jpegBytes(width: 8, height: 8, components: 1, pixels: [UInt8](repeating: 128, count: 64))

@@ -166,10 +166,10 @@ final class TrainerTests: XCTestCase {
         XCTAssertNoThrow(try Trainer(resuming: directory, trainingSet: train, testSet: test, configuration: longer))
     }
 
-    /// Data that turns NaN in epoch 2 stops the run with a clear error, and `last` keeps epoch
-    /// 1: through a NaN loss when the NaN reaches the logits, through the check of the
-    /// parameters after the epoch when a ReLU hides it from the loss (ReLU maps NaN to 0) but
-    /// not from the batch-norm statistics and gradients.
+    /// Data that turns NaN in epoch 2 stops the run at the first step that reads it (step 7),
+    /// naming the input as where the NaN is, and `last` keeps epoch 1: whether the NaN reaches
+    /// the loss (no ReLU), or a ReLU hides it from the loss (ReLU maps NaN to 0) but not from
+    /// the gradients, which every step checks, with or without clipping.
     func testNaNStopsAndKeepsTheLastGoodCheckpoint() throws {
         var configuration = Self.configuration()
         configuration.validationFraction = 0
@@ -184,28 +184,95 @@ final class TrainerTests: XCTestCase {
             let trainer = try Trainer(graph: try Self.model(seed: 3, relu: relu), trainingSet: poisoned, testSet: test,
                                       configuration: configuration, directory: directory)
             XCTAssertThrowsError(try trainer.run()) { error in
-                if clip {
-                    // Clipping computes the gradient norm, which sees the NaN before any update.
-                    guard case TrainingError.nonFiniteGradient(step: 7, _) = error else {
-                        return XCTFail("expected a NaN-gradient stop at step 7, got \(error)")
-                    }
-                    XCTAssertTrue("\(error)".contains("gradient norm is nan at step 7"), "\(error)")
-                } else if relu {
-                    guard case TrainerError.nonFiniteParameters(epoch: 2, _) = error else {
-                        return XCTFail("expected a NaN-parameter stop in epoch 2, got \(error)")
-                    }
-                    XCTAssertTrue("\(error)".contains("bn.running_mean"), "\(error)")
-                } else {
-                    guard case TrainingError.nonFiniteLoss(step: 7, _) = error else {
-                        return XCTFail("expected a NaN-loss stop at step 7, got \(error)")
-                    }
-                    XCTAssertTrue("\(error)".contains("loss is nan at step 7"), "\(error)")
+                guard case TrainingError.nonFiniteValue(step: 7, at: .input) = error else {
+                    return XCTFail("expected a stop at step 7 naming the input (relu \(relu), clip \(clip)), got \(error)")
                 }
+                XCTAssertTrue("\(error)".contains("NaN or infinity at step 7 in the input images (sample "), "\(error)")
             }
-            let saved = try TrainingCheckpoint.read(from: RunDirectory(directory).last)
-            XCTAssertEqual(saved.checkpoint?.completedEpochs, 1)
-            for (name, tensor) in saved.graph.parameters where tensor.dtype == .f32 {
-                XCTAssertFalse(tensor.floats.contains { !$0.isFinite }, "\(name) is not finite in the kept checkpoint")
+            try assertLastKeepsEpochOne(directory)
+        }
+    }
+
+    /// A NaN or infinity that enters anywhere else also stops the step it appears in, naming
+    /// the step and the node: a weight (set to infinity between epochs, as a diverged update
+    /// or a corrupt model would), a node's output (weights of 1e38 overflow the convolution)
+    /// and a gradient (an objective whose output gradient turns NaN while its loss is finite).
+    /// `last` keeps epoch 1 each time.
+    func testNonFiniteValuesNameTheNodeAndTheStep() throws {
+        var configuration = Self.configuration()
+        configuration.validationFraction = 0
+        configuration.augmentation = "none"
+        let train = Self.quadrants(count: 96, seed: 1), test = Self.quadrants(count: 32, seed: 2)
+        let cases: [(inject: (Trainer, PoisonedGradientObjective) -> Void, expected: NonFinitePlace, message: String)] = [
+            ({ trainer, _ in trainer.graph.parameters["fc.weight"]!.floats[5] = .infinity },
+             .parameter(node: "fc", parameter: "fc.weight"), "in the weights of node 'fc' (fc.weight)"),
+            ({ trainer, _ in
+                let weight = trainer.graph.parameters["conv.weight"]!.floats
+                for i in weight.indices { weight[i] = 1e38 }
+             }, .activation(node: "conv"), "in the output of node 'conv'"),
+            ({ _, objective in objective.poisoned = true },
+             .gradient(node: "fc", parameter: "fc.bias"), "in the gradient of node 'fc' (fc.bias)"),
+        ]
+        for (inject, expected, message) in cases {
+            let directory = runDirectory()
+            let objective = PoisonedGradientObjective()
+            let trainer = try Trainer(graph: try Self.model(seed: 3, relu: false), trainingSet: train, testSet: test,
+                                      configuration: configuration, directory: directory, objective: objective)
+            try trainer.run(stoppingAfterEpoch: 1)
+            inject(trainer, objective)
+            XCTAssertThrowsError(try trainer.run()) { error in
+                XCTAssertEqual(error as? TrainingError, .nonFiniteValue(step: 7, at: expected), "\(error)")
+                XCTAssertTrue("\(error)".contains("NaN or infinity at step 7 \(message)"), "\(error)")
+            }
+            try assertLastKeepsEpochOne(directory)
+        }
+    }
+
+    /// A checkpoint write that fails (here `last.safetensors` is a directory, so the rename
+    /// fails; a full disk in bench/crash-campaign.sh) stops the run with the write's error and
+    /// leaves the trainer's state at the last epoch saved, which is what the CLI reports as kept.
+    func testFailedCheckpointWriteKeepsTheLastSavedState() throws {
+        var configuration = Self.configuration()
+        configuration.validationFraction = 0
+        let directory = runDirectory()
+        let trainer = try Trainer(graph: try Self.model(seed: 3), trainingSet: Self.quadrants(count: 96, seed: 1),
+                                  testSet: Self.quadrants(count: 32, seed: 2), configuration: configuration, directory: directory)
+        try trainer.run(stoppingAfterEpoch: 1)
+        let last = RunDirectory(directory).last
+        try FileManager.default.removeItem(at: last)
+        try FileManager.default.createDirectory(at: last.appendingPathComponent("blocker"), withIntermediateDirectories: true)
+        XCTAssertThrowsError(try trainer.run(stoppingAfterEpoch: 2)) { error in
+            XCTAssertTrue("\(error)".contains("last.safetensors"), "\(error)")
+        }
+        XCTAssertEqual(trainer.state.completedEpochs, 1)
+        XCTAssertEqual(trainer.state.history.count, 1)
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".tmp") }
+        XCTAssertEqual(leftovers, [], "the failed write's temporary file is removed")
+    }
+
+    /// `last.safetensors` in `directory` holds epoch 1 with finite parameters.
+    func assertLastKeepsEpochOne(_ directory: URL, file: StaticString = #filePath, line: UInt = #line) throws {
+        let saved = try TrainingCheckpoint.read(from: RunDirectory(directory).last)
+        XCTAssertEqual(saved.checkpoint?.completedEpochs, 1, file: file, line: line)
+        for (name, tensor) in saved.graph.parameters where tensor.dtype == .f32 {
+            XCTAssertFalse(tensor.floats.contains { !$0.isFinite }, "\(name) is not finite in the kept checkpoint", file: file, line: line)
+        }
+    }
+
+    /// The check every step makes of the gradients: any NaN or infinity, wherever it is in a
+    /// tensor (the vector part or the tail), and none in finite values, however large.
+    func testAllFiniteFindsEveryNonFiniteElement() throws {
+        for count in [0, 1, 15, 16, 17, 100] {
+            let tensor = Tensor(zeros: [count])
+            for i in 0..<count { tensor.floats[i] = i % 2 == 0 ? Float.greatestFiniteMagnitude : -1e-30 }
+            XCTAssertTrue(NonFiniteDiagnosis.allFinite(tensor), "count \(count)")
+            for i in 0..<count {
+                for bad in [Float.nan, .infinity, -.infinity] {
+                    let saved = tensor.floats[i]
+                    tensor.floats[i] = bad
+                    XCTAssertFalse(NonFiniteDiagnosis.allFinite(tensor), "\(bad) at \(i) of \(count)")
+                    tensor.floats[i] = saved
+                }
             }
         }
     }
@@ -424,5 +491,19 @@ struct PoisonedDataset: Dataset {
         let sample = base.sample(at: index)
         guard reads.next() > cleanReads else { return sample }
         return Sample(image: Tensor(repeating: .nan, shape: sample.image.shape), label: sample.label)
+    }
+}
+
+/// Cross-entropy whose output gradient turns NaN once `poisoned` is set, while its loss stays
+/// finite: a fault that only the gradients show.
+final class PoisonedGradientObjective: TrainingObjective {
+    var poisoned = false
+    var identity: String? { nil }
+    var extraOutputs: Int { 0 }
+    func check(graph: Graph, sampleShape: Shape, classes: Int) throws {}
+    func loss(outputs: [Tensor], batch: Batch, configuration: TrainingConfiguration) throws -> (loss: Float, outputGradients: [Tensor]) {
+        let (loss, gradient) = try softmaxCrossEntropy(logits: outputs[0], labels: batch.labels)
+        if poisoned { gradient.floats[0] = .nan }
+        return (loss, [gradient])
     }
 }

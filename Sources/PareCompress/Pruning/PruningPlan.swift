@@ -75,7 +75,7 @@ public struct PruningPlan: Codable, Equatable, Sendable {
     public static func read(from url: URL) throws -> PruningPlan {
         let data: Data
         do {
-            data = try Data(contentsOf: url)
+            data = try fileContents(url)
         } catch {
             throw PruningError.unreadablePlan(file: url.path, reason: "cannot be read (\(error.localizedDescription))")
         }

@@ -152,7 +152,7 @@ public final class PruningRun {
         guard FileManager.default.fileExists(atPath: stateFile.path) else {
             throw PruningError.invalidSettings("no pruning run to resume: \(stateFile.path) does not exist")
         }
-        state = try JSONDecoder().decode(PruningRunState.self, from: Data(contentsOf: stateFile))
+        state = try JSONDecoder().decode(PruningRunState.self, from: fileContents(stateFile))
         guard let last = state.records.last else {
             throw PruningError.invalidSettings("\(stateFile.path) records no step")
         }

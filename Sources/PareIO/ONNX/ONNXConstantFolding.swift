@@ -6,6 +6,13 @@ enum ConstantFolding {
     /// allocate without bound).
     static let maxFoldedElements = 1 << 28
 
+    /// The most elements a folded result of a file of `fileBytes` bytes may have: a CNN's
+    /// folded constants are shape arithmetic (a few elements), pads, or transforms of
+    /// initializers stored in the file (at least a byte per element), so a result larger than
+    /// the file and than 2^20 elements comes from a crafted or corrupt file (a 100-byte
+    /// `ConstantOfShape` asking for 2^28 elements would allocate 4 GiB).
+    static func foldLimit(fileBytes: Int) -> Int { min(maxFoldedElements, max(1 << 20, fileBytes)) }
+
     /// The operators ``evaluate(_:_:_:)`` computes.
     static let operators: Set<String> = [
         "Identity", "Cast", "Gather", "Unsqueeze", "Squeeze", "Concat", "Reshape", "Flatten", "Slice",
@@ -13,7 +20,8 @@ enum ConstantFolding {
     ]
 
     /// The outputs of `opType` on constant `inputs` (nil for an omitted optional input).
-    static func evaluate(_ opType: String, _ inputs: [ConstantTensor?], _ attributes: NodeAttributes) throws -> [ConstantTensor] {
+    static func evaluate(_ opType: String, _ inputs: [ConstantTensor?], _ attributes: NodeAttributes,
+                         limit: Int = maxFoldedElements) throws -> [ConstantTensor] {
         func input(_ k: Int) throws -> ConstantTensor {
             guard k < inputs.count, let value = inputs[k] else { throw ImportFailure.invalid("input \(k) is missing") }
             return value
@@ -48,21 +56,21 @@ enum ConstantFolding {
             }
         case "Neg":
             let x = try input(0)
-            return [try elementwise(x, ConstantTensor(shape: [], ints: [-1]), float: { a, _ in -a }, integer: multiply)]
+            return [try elementwise(x, ConstantTensor(shape: [], ints: [-1]), float: { a, _ in -a }, integer: multiply, limit: limit)]
         case "Sqrt", "Reciprocal":
             let x = try input(0)
             guard let values = x.floatValues else { throw ImportFailure.unsupported("\(opType) of a symbolic value") }
             return [ConstantTensor(shape: x.shape, floats: values.map { opType == "Sqrt" ? $0.squareRoot() : 1 / $0 })]
         case "Add":
-            return [try elementwise(try input(0), try input(1), float: +, integer: add)]
+            return [try elementwise(try input(0), try input(1), float: +, integer: add, limit: limit)]
         case "Sub":
-            return [try elementwise(try input(0), try input(1), float: -, integer: subtract)]
+            return [try elementwise(try input(0), try input(1), float: -, integer: subtract, limit: limit)]
         case "Mul":
-            return [try elementwise(try input(0), try input(1), float: *, integer: multiply)]
+            return [try elementwise(try input(0), try input(1), float: *, integer: multiply, limit: limit)]
         case "Div":
-            return [try elementwise(try input(0), try input(1), float: /, integer: divide)]
+            return [try elementwise(try input(0), try input(1), float: /, integer: divide, limit: limit)]
         case "Gather":
-            return [try gather(try input(0), indices: try input(1), axis: try attributes.int("axis", default: 0))]
+            return [try gather(try input(0), indices: try input(1), axis: try attributes.int("axis", default: 0), limit: limit)]
         case "Unsqueeze":
             let x = try input(0)
             guard let axes = try attributes.ints("axes") ?? optionalInts(1) else {
@@ -114,8 +122,12 @@ enum ConstantFolding {
             let perm = try attributes.ints("perm") ?? Array((0..<x.rank).reversed())
             return [try transpose(x, perm: perm)]
         case "ConstantOfShape":
-            guard let shape = try optionalInts(0), let count = checkedProduct(shape), count <= 1 << 28 else {
-                throw ImportFailure.invalid("ConstantOfShape needs a known, non-negative, moderate shape")
+            guard let shape = try optionalInts(0), let count = checkedProduct(shape) else {
+                throw ImportFailure.invalid("ConstantOfShape needs a known, non-negative shape")
+            }
+            guard count <= limit else {
+                throw ImportFailure.invalid("ConstantOfShape asks for \(count) elements (shape \(shape)), more than the \(limit) "
+                                            + "a file of this size may fold to")
             }
             let value = try attributes.tensor("value").map { try ConstantTensor(proto: $0) }
                 ?? ConstantTensor(shape: [1], floats: [0])
@@ -257,7 +269,8 @@ enum ConstantFolding {
 
     /// Numpy-style broadcasting of two tensors.
     static func elementwise(_ a: ConstantTensor, _ b: ConstantTensor, float: (Float, Float) -> Float,
-                            integer: (SymbolicInteger, SymbolicInteger) -> SymbolicInteger) throws -> ConstantTensor {
+                            integer: (SymbolicInteger, SymbolicInteger) -> SymbolicInteger,
+                            limit: Int = maxFoldedElements) throws -> ConstantTensor {
         let rank = max(a.rank, b.rank)
         let aShape = [Int](repeating: 1, count: rank - a.rank) + a.shape
         let bShape = [Int](repeating: 1, count: rank - b.rank) + b.shape
@@ -266,8 +279,8 @@ enum ConstantFolding {
             guard x == y || x == 1 || y == 1 else { throw ImportFailure.invalid("cannot broadcast \(a.shape) with \(b.shape)") }
             shape.append(x == 1 ? y : x)
         }
-        guard let count = checkedProduct(shape), count <= maxFoldedElements else {
-            throw ImportFailure.unsupported("broadcasting \(a.shape) with \(b.shape) gives too many elements to fold")
+        guard let count = checkedProduct(shape), count <= limit else {
+            throw ImportFailure.unsupported("broadcasting \(a.shape) with \(b.shape) gives more than \(limit) elements to fold")
         }
         let aStrides = zip(strides(aShape), aShape).map { $1 == 1 ? 0 : $0 }
         let bStrides = zip(strides(bShape), bShape).map { $1 == 1 ? 0 : $0 }
@@ -292,7 +305,8 @@ enum ConstantFolding {
         return ConstantTensor(shape: shape, integers: zip(aIndex, bIndex).map { integer(x[$0], y[$1]) })
     }
 
-    private static func gather(_ data: ConstantTensor, indices: ConstantTensor, axis rawAxis: Int) throws -> ConstantTensor {
+    private static func gather(_ data: ConstantTensor, indices: ConstantTensor, axis rawAxis: Int,
+                               limit: Int) throws -> ConstantTensor {
         guard data.rank >= 1 else { throw ImportFailure.invalid("Gather from a scalar") }
         let axis = try normalizeAxis(rawAxis, rank: data.rank)
         guard let positions = indices.intValues else { throw ImportFailure.unsupported("Gather with symbolic indices") }
@@ -305,8 +319,8 @@ enum ConstantFolding {
         let outer = data.shape[..<axis].reduce(1, *)
         let inner = data.shape[(axis + 1)...].reduce(1, *)
         let shape = Array(data.shape[..<axis]) + indices.shape + Array(data.shape[(axis + 1)...])
-        guard let count = checkedProduct([outer, resolved.count, inner]), count <= maxFoldedElements else {
-            throw ImportFailure.unsupported("Gather result too large to fold")
+        guard let count = checkedProduct([outer, resolved.count, inner]), count <= limit else {
+            throw ImportFailure.unsupported("Gather result of more than \(limit) elements to fold")
         }
         return data.gathered(shape: shape, count: count) { flat in
             let o = flat / (resolved.count * inner)

@@ -34,7 +34,7 @@ extension ONNXGraphTranslator {
         }
         let allConstant = zip(inputs, constants).allSatisfy { $0 == nil || $1 != nil } && constants.contains { $0 != nil }
         if allConstant && ConstantFolding.operators.contains(opType) {
-            let results = try ConstantFolding.evaluate(opType, constants, attributes)
+            let results = try ConstantFolding.evaluate(opType, constants, attributes, limit: foldLimit)
             for (k, result) in results.enumerated() { defineOutput(k, .constant(result)) }
             return
         }

@@ -43,11 +43,15 @@ struct ONNXGraphTranslator {
     /// Its position in the ONNX graph.
     var currentIndex = 0
     var attributes = NodeAttributes(Onnx_NodeProto())
+    /// The most elements a folded constant may have (``ConstantFolding/foldLimit(fileBytes:)``).
+    let foldLimit: Int
 
-    init(model: Onnx_ModelProto, source: String, options: ONNXImportOptions) {
+    init(model: Onnx_ModelProto, source: String, options: ONNXImportOptions,
+         foldLimit: Int = ConstantFolding.maxFoldedElements) {
         self.model = model
         self.source = source
         self.options = options
+        self.foldLimit = foldLimit
     }
 
     func failure(_ problem: ONNXImportError.Problem) -> ONNXImportError {

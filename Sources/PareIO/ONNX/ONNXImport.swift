@@ -55,7 +55,7 @@ public enum ONNXImport {
     public static func read(from url: URL, options: ONNXImportOptions = ONNXImportOptions()) throws -> Graph {
         let data: Data
         do {
-            data = try Data(contentsOf: url)
+            data = try fileContents(url)
         } catch {
             throw ONNXImportError(file: url.path, problem: .unreadable(reason: "cannot read the file: \(error.localizedDescription)"))
         }
@@ -71,7 +71,8 @@ public enum ONNXImport {
         } catch {
             throw ONNXImportError(file: source, problem: .unreadable(reason: "protobuf decoding failed: \(error); is the file complete?"))
         }
-        var translator = ONNXGraphTranslator(model: model, source: source, options: options)
+        var translator = ONNXGraphTranslator(model: model, source: source, options: options,
+                                             foldLimit: ConstantFolding.foldLimit(fileBytes: data.count))
         return try translator.translate()
     }
 }

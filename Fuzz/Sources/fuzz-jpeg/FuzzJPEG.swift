@@ -1,0 +1,12 @@
+import FuzzSupport
+import PareData
+
+/// A JPEG file as an image folder reads it (the decoder picks the format by content).
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzJPEG(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
+    let path = FuzzFile.write(start, count, suffix: ".jpeg").path
+    if let image = try? ImageDecoder.decode(file: path) {
+        precondition(image.pixels.count == image.width * image.height * 3)
+    }
+    return 0
+}
