@@ -9,15 +9,15 @@ final class Int8ConvolutionTests: XCTestCase {
     /// input (u8 or s8 at scale 1) → conv with the given integer weights (scale 1) → f32 output,
     /// so the executor's output is the integer accumulator itself.
     func run(input: [Int32], inputType: DType, weights: [Int8], channels: Int, outChannels: Int, size: Int,
-             groups: Int = 1, bits: Int) throws -> (got: [Float], expected: [Double]) {
-        let conv = Conv2dAttributes(outChannels: outChannels, kernelSize: [3, 3], padding: Padding2d(1), groups: groups)
+             groups: Int = 1, kernel: Int = 3, bits: Int) throws -> (got: [Float], expected: [Double]) {
+        let conv = Conv2dAttributes(outChannels: outChannels, kernelSize: [kernel, kernel], padding: Padding2d(kernel / 2), groups: groups)
         var graph = Graph(nodes: [
             Node(name: "input", op: .input(shape: [channels, size, size]), inputs: [],
                  quantization: NodeQuantization(output: ActivationQuantization(scale: 1, dtype: inputType))),
             Node(name: "conv", op: .conv2d(conv), inputs: [0],
                  quantization: NodeQuantization(weights: WeightQuantization(bits: bits))),
         ], outputs: [1])
-        let w = Tensor(zeros: [outChannels, channels / groups, 3, 3], dtype: .i8)
+        let w = Tensor(zeros: [outChannels, channels / groups, kernel, kernel], dtype: .i8)
         w.storage.pointer.copyMemory(from: weights, byteCount: weights.count)
         graph.parameters["conv.weight"] = w
         graph.parameters["conv.weight_scale"] = Tensor(repeating: 1, shape: [outChannels])
@@ -95,13 +95,14 @@ final class Int8ConvolutionTests: XCTestCase {
     }
 
     /// Signed (s8) input: oneDNN halves the weights without VNNI; the quantiser stores 7-bit
-    /// levels as even values for such layers, which halve exactly.
+    /// levels as even values for such layers, which halve exactly. Dense, depthwise and 1x1
+    /// (oneDNN's separate 1x1 kernel), as MobileNetV2's blocks have them.
     func testSignedInputWithEvenWeightsIsExact() throws {
-        for (groups, channels, out) in [(1, 24, 16), (16, 16, 16)] {
+        for (groups, channels, out, kernel) in [(1, 24, 16, 3), (16, 16, 16, 3), (1, 24, 96, 1), (1, 96, 24, 1)] {
             let input = randomIntegers(channels * 49, in: -128...127, seed: 3)
-            let weights = randomIntegers(out * (channels / groups) * 9, in: -63...63, seed: 4).map { Int8(2 * $0) }
+            let weights = randomIntegers(out * (channels / groups) * kernel * kernel, in: -63...63, seed: 4).map { Int8(2 * $0) }
             let r = try run(input: input, inputType: .i8, weights: weights, channels: channels, outChannels: out, size: 7,
-                            groups: groups, bits: 7)
+                            groups: groups, kernel: kernel, bits: 7)
             let (error, at) = worst(r)
             XCTAssertEqual(error, 0, "groups \(groups): element \(at) is \(r.got[at]), exact \(r.expected[at])")
         }

@@ -344,7 +344,7 @@ extension DNNLExecutor {
         let reordered = newBuffer(layout, at: 0)
         touch(reordered, endTime)
         let r = try reorder(from: plain, to: layout, name: "\(conv.parameterName("weight")) folded to primitive layout")
-        preparationSteps.append(.primitive(r, [(DNNL_ARG_FROM, .buffer(foldedWeights)), (DNNL_ARG_TO, .buffer(reordered))]))
+        addPreparation(r, [(DNNL_ARG_FROM, .buffer(foldedWeights)), (DNNL_ARG_TO, .buffer(reordered))])
         return (.buffer(reordered), .buffer(foldedBias))
     }
 
@@ -362,7 +362,7 @@ extension DNNLExecutor {
             // on reloadParameters(), into a buffer that lives for the whole pass.
             touch(buffer, 0)
             touch(buffer, endTime)
-            preparationSteps.append(.primitive(r, [(DNNL_ARG_FROM, source), (DNNL_ARG_TO, .buffer(buffer))]))
+            addPreparation(r, [(DNNL_ARG_FROM, source), (DNNL_ARG_TO, .buffer(buffer))])
         } else {
             addPrimitive(r, [(DNNL_ARG_FROM, source), (DNNL_ARG_TO, .buffer(buffer))], at: time)
         }

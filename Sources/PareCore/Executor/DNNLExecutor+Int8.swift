@@ -200,7 +200,7 @@ extension DNNLExecutor {
         let buffer = newBuffer(layout, at: 0)
         touch(buffer, endTime)
         let r = try reorder(from: plain, to: layout, name: "\(node.parameterName("weight")) int8 to primitive layout")
-        preparationSteps.append(.primitive(r, [(DNNL_ARG_FROM, source), (DNNL_ARG_TO, .buffer(buffer))]))
+        addPreparation(r, [(DNNL_ARG_FROM, source), (DNNL_ARG_TO, .buffer(buffer))])
         return .buffer(buffer)
     }
 

@@ -219,6 +219,14 @@ public final class DNNLExecutor: GraphExecutor {
         if time < n { forwardSteps.append(step) } else { backwardSteps.append(step) }
     }
 
+    /// A primitive run when the executor is made and on ``reloadParameters()`` (a weight
+    /// reorder): its scratchpad counts like every step's (an int8 weight reorder that computes
+    /// compensation needs one).
+    func addPreparation(_ primitive: DNNLPrimitive, _ args: [(Int32, Argument)]) {
+        scratchpadBytes = max(scratchpadBytes, primitive.scratchpadBytes)
+        preparationSteps.append(.primitive(primitive, args))
+    }
+
     func addSwift(at time: Int, touching ids: [Int], label: String = "", _ body: @escaping (DNNLExecutor) -> Void) {
         for id in ids { touch(id, time) }
         let name = label.isEmpty ? "\(graph.nodes[min(time < n ? time : 2 * n - 1 - time, n - 1)].name) swift" : label
