@@ -130,7 +130,7 @@ final class SafetensorsCorruptionTests: XCTestCase {
     }
 
     func testUnknownDType() {
-        assertProblem(tensorFile(dtype: "F16", shape: "[4]"), .unknownDType(tensor: "a", dtype: "F16"))
+        assertProblem(tensorFile(dtype: "F8_E4M3", shape: "[4]"), .unknownDType(tensor: "a", dtype: "F8_E4M3"))
     }
 
     func testNegativeDimension() {
