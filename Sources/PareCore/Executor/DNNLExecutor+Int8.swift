@@ -339,21 +339,21 @@ extension DNNLExecutor {
         case .concat:
             let blocks = node.inputs.map { shapes[$0].elementCount }
             addSwift(at: t, touching: sources + [y]) { ex in
-                concatChannelBytes(output: ex.bytePointer(y), inputs: sources.map { UnsafePointer(ex.bytePointer($0)) },
-                                   blockSizes: blocks, batch: batch)
+                concatChannelsForward(output: ex.bytePointer(y), inputs: sources.map { UnsafePointer(ex.bytePointer($0)) },
+                                      blockSizes: blocks, batch: batch)
             }
         case let .channelShuffle(groups):
             let s = shapes[i]
             addSwift(at: t, touching: [sources[0], y]) { ex in
-                channelShuffleBytes(output: ex.bytePointer(y), input: ex.bytePointer(sources[0]), batch: batch,
-                                    channels: s[0], plane: s[1] * s[2], groups: groups)
+                channelShuffle(output: ex.bytePointer(y), input: ex.bytePointer(sources[0]), batch: batch,
+                               channels: s[0], plane: s[1] * s[2], groups: groups)
             }
         case let .channelSlice(start, count):
             let source = shapes[node.inputs[0]]
             let plane = source.elementCount / source[0]
             addSwift(at: t, touching: [sources[0], y]) { ex in
-                channelSliceBytes(output: ex.bytePointer(y), input: ex.bytePointer(sources[0]), batch: batch,
-                                  channels: source[0], plane: plane, start: start, count: count)
+                channelSliceForward(output: ex.bytePointer(y), input: ex.bytePointer(sources[0]), batch: batch,
+                                    channels: source[0], plane: plane, start: start, count: count)
             }
         case .flatten, .dropout:
             addSwift(at: t, touching: [sources[0], y]) { ex in

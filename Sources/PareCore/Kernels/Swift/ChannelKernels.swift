@@ -5,16 +5,17 @@ import Darwin
 #endif
 
 // Channel-wise data movement on plain NCHW buffers: each sample's channels are contiguous
-// planes, so concatenation and shuffle are memcpy of whole planes.
+// planes, so concatenation and shuffle are memcpy of whole planes. The forward moves are
+// generic over the element: f32 activations, and the 8-bit ones of an int8 model.
 
 /// output is (N, sum(C_k) * H * W); input k is (N, blockSizes[k]) with blockSizes[k] = C_k*H*W.
-func concatChannelsForward(output: UnsafeMutablePointer<Float>, inputs: [UnsafePointer<Float>],
-                           blockSizes: [Int], batch: Int) {
+func concatChannelsForward<T>(output: UnsafeMutablePointer<T>, inputs: [UnsafePointer<T>],
+                              blockSizes: [Int], batch: Int) {
     let total = blockSizes.reduce(0, +)
     for n in 0..<batch {
         var offset = n * total
         for (k, input) in inputs.enumerated() {
-            memcpy(output + offset, input + n * blockSizes[k], blockSizes[k] * 4)
+            memcpy(output + offset, input + n * blockSizes[k], blockSizes[k] * MemoryLayout<T>.stride)
             offset += blockSizes[k]
         }
     }
@@ -32,24 +33,25 @@ func concatChannelsBackward(dInput: UnsafeMutablePointer<Float>, dOutput: Unsafe
 
 /// input is (N, C, plane) viewed as (N, groups, C/groups, plane); output is its transpose
 /// (N, C/groups, groups, plane). The backward is the same with `groups` replaced by C/groups.
-func channelShuffle(output: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, batch: Int,
-                    channels: Int, plane: Int, groups: Int) {
+func channelShuffle<T>(output: UnsafeMutablePointer<T>, input: UnsafePointer<T>, batch: Int,
+                       channels: Int, plane: Int, groups: Int) {
     let perGroup = channels / groups
     for n in 0..<batch {
         let base = n * channels * plane
         for g in 0..<groups {
             for c in 0..<perGroup {
-                memcpy(output + base + (c * groups + g) * plane, input + base + (g * perGroup + c) * plane, plane * 4)
+                memcpy(output + base + (c * groups + g) * plane, input + base + (g * perGroup + c) * plane,
+                       plane * MemoryLayout<T>.stride)
             }
         }
     }
 }
 
 /// output is (N, count, plane): channels start..<start+count of input (N, channels, plane).
-func channelSliceForward(output: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, batch: Int,
-                         channels: Int, plane: Int, start: Int, count: Int) {
+func channelSliceForward<T>(output: UnsafeMutablePointer<T>, input: UnsafePointer<T>, batch: Int,
+                            channels: Int, plane: Int, start: Int, count: Int) {
     for n in 0..<batch {
-        memcpy(output + n * count * plane, input + (n * channels + start) * plane, count * plane * 4)
+        memcpy(output + n * count * plane, input + (n * channels + start) * plane, count * plane * MemoryLayout<T>.stride)
     }
 }
 
