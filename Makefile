@@ -61,10 +61,13 @@ onnx-fixtures:
 	@if [ -z "$(PYTHON)" ]; then echo "usage: make onnx-fixtures PYTHON=/path/to/python (with torch, torchvision, onnx, onnxruntime, onnxscript, safetensors)"; exit 2; fi
 	$(PYTHON) scripts/make-onnx-fixtures.py
 
-## demo: train smallcnn on Fashion-MNIST for 3 epochs with a progress bar, then print its
-## test accuracy, parameters, size and inference latency (`pare demo --synthetic` needs no data)
+## demo: Pare's main job on Fashion-MNIST (about 5 minutes on 2 cores after the build): train a
+## smallcnn teacher, compress it (sensitivity, allocation, pruning with distillation, int8) to at
+## most 25,000 parameters, print every step and the table; the report is .build/demo/report.html.
+## (`pare demo --synthetic` needs no data.)
 demo: release
-	$$($(SWIFT) build -c release --show-bin-path)/pare demo --threads $(THREADS) --epochs 3 --save .build/demo-smallcnn.safetensors
+	rm -rf .build/demo
+	$$($(SWIFT) build -c release --show-bin-path)/pare demo --threads $(THREADS) --epochs 3 --out .build/demo
 
 ## bench: convolution GFLOP/s (fwd, bwd-data, bwd-weights) and page faults per training step
 bench: release

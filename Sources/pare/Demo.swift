@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PareAnalysis
+import PareCompress
 import PareCore
 import PareData
 import PareIO
@@ -10,12 +11,19 @@ import PareTrain
 extension Pare {
     struct Demo: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Train smallcnn on Fashion-MNIST for a few epochs; report accuracy, size and latency.",
+            abstract: "Pare's main job on Fashion-MNIST: train a teacher, compress it to a small int8 student, report every step.",
             discussion: """
-                Trains `smallcnn` with `pare train`'s defaults (SGD momentum 0.9, cosine schedule, \
-                Fashion-MNIST normalisation) for --epochs epochs with a progress display, then prints \
-                its test accuracy, parameters, size and batch-1 inference latency. The run's \
-                checkpoints go to --out (default: a temporary directory, removed afterwards).
+                Runs `pare compress` on Fashion-MNIST with settings chosen to finish in about five \
+                minutes on two cores: trains `smallcnn` for --epochs epochs (the teacher), measures \
+                each channel group's sensitivity, allocates per-group pruning ratios to reach \
+                --target (default: at most 25,000 parameters), prunes in two steps with one epoch of \
+                knowledge distillation from the teacher each, quantises to int8 and exports. It prints \
+                every step (parameters, MACs, file size, latency measured at batch 1, accuracy), the \
+                table, and where the report is: --out/report.html (open it in a browser) and \
+                report.json. The same run by hand:
+
+                  pare compress smallcnn --data fashion-mnist --train-teacher --teacher-epochs 3 \\
+                      --target params=25k --prune-steps 2 --finetune-epochs 1 --max-drop 3 --out pare-demo
 
                 With --synthetic it instead builds `tinyResidualNet` (residual add, grouped conv, \
                 channel shuffle, depthwise conv) and trains it for --steps SGD steps on seeded \
@@ -25,23 +33,24 @@ extension Pare {
 
         @Flag(help: "Train tinyResidualNet on seeded synthetic images instead (no data files needed).") var synthetic = false
         @Option(help: "Threads for oneDNN's OpenMP runtime.") var threads = 2
-        @Option(help: "Epochs of training.") var epochs = 3
+        @Option(help: "Epochs of teacher training.") var epochs = 3
         @Option(help: "Batch size (default: 128; with --synthetic 32).") var batch: Int?
         @Option(help: "Data set (\(DatasetSpec.acceptedForms.joined(separator: ", "))).") var data = "fashion-mnist"
-        @Option(help: "Run directory for the checkpoints and metrics (default: a temporary one, removed afterwards).")
-        var out: String?
+        @Option(help: "What the student must meet: params=N, size=BYTES, macs=N or latency=MS.") var target = "params=25k"
+        @Option(help: "Run directory (must not hold a run; an interrupted demo continues with `pare compress --resume DIR`).")
+        var out = "pare-demo"
         @Option(help: "With --synthetic: training steps (default: 60).") var steps: Int?
         @Option(help: "With --synthetic: SGD learning rate (default: 0.05).") var learningRate: Float?
         @Option(help: "Random seed for weights and data.") var seed: UInt64 = 0
-        @Option(help: "Save the trained model to this .safetensors file.") var save: String?
+        @Option(help: "With --synthetic: save the trained model to this .safetensors file.") var save: String?
 
         func validate() throws {
             guard threads > 0, (steps ?? 1) > 0, epochs > 0, (batch ?? 1) > 0 else {
                 throw ValidationError("--threads, --epochs, --steps and --batch must be positive")
             }
             guard (learningRate ?? 1) > 0 else { throw ValidationError("--learning-rate must be positive") }
-            if !synthetic && (steps != nil || learningRate != nil) {
-                throw ValidationError("--steps and --learning-rate apply to --synthetic; the Fashion-MNIST demo trains --epochs epochs")
+            if !synthetic && (steps != nil || learningRate != nil || save != nil) {
+                throw ValidationError("--steps, --learning-rate and --save apply to --synthetic; the Fashion-MNIST demo writes --out")
             }
         }
 
@@ -54,45 +63,28 @@ extension Pare {
             guard let train = try spec.open(.train), let test = try spec.open(.test) else {
                 throw CommandError("\(data) needs a training and a test set")
             }
-            var configuration = TrainingConfiguration()
-            configuration.epochs = epochs
-            configuration.batchSize = batch
-            configuration.threads = threads
-            configuration.seed = seed
-            configuration.normalization = spec.defaultNormalization
-            configuration.notes = ["model": "smallcnn", "data": data]
+            let target: CompressionTarget
+            do { target = try CompressionTarget(parsing: self.target) } catch { throw ValidationError("\(error)") }
+            var c = CompressionConfiguration(target: target, recipe: CompressionRecipe())
+            c.teacherEpochs = epochs
+            c.maxDrop = 0.03
+            c.pruneSteps = 2
+            c.finetuneEpochs = 1
+            c.training.batchSize = batch
+            c.training.threads = threads
+            c.training.seed = seed
+            c.training.normalization = spec.defaultNormalization
+            c.training.validationFraction = 0.1
+            c.weightBits = CPUFeatures.current().int8WeightBits
+            c.benchmark = LatencyBenchmark.Settings(batch: 1, threads: threads, warmup: 10, runs: 50)
+            c.notes = ["model": "smallcnn", "data": data, "command": "pare demo"]
             let graph = try Zoo.build("smallcnn", options: ZooOptions(classes: train.classes, input: train.sampleShape, seed: seed))
-            let temporary = out == nil
-            let directory = out.map { URL(fileURLWithPath: $0) }
-                ?? FileManager.default.temporaryDirectory.appendingPathComponent("pare-demo-\(UUID().uuidString)")
-            defer { if temporary { try? FileManager.default.removeItem(at: directory) } }
-
-            let parameters = try graph.trainableParameterCount()
-            print("smallcnn: \(grouped(Double(parameters))) parameters; \(data): \(train.count) training and \(test.count) test images; "
-                  + "\(epochs) epochs, batch \(batch), SGD lr \(configuration.learningRate) momentum \(configuration.momentum), "
-                  + "cosine schedule; oneDNN \(DNNLEngine.version), \(threads) thread(s)")
-            let trainer = try Trainer(graph: graph, trainingSet: train, testSet: test, configuration: configuration,
-                                      directory: directory)
-            trainer.onEvent = TrainingDisplay(logEvery: 100).handle
-            let summary = try runReportingStops(trainer)
-
-            if let final = summary.final?.test {
-                print(String(format: "test accuracy after %d epochs: %.2f%% (loss %.4f); training took %@", summary.completedEpochs,
-                             final.accuracy * 100, final.loss, duration(summary.totalSeconds)))
-            }
-            let bytes = graph.parameters.values.reduce(0) { $0 + $1.byteCount }
-            print(String(format: "parameters: %@ trainable; size: %.1f KiB of fp32 weights and statistics", grouped(Double(parameters)),
-                         Double(bytes) / 1024))
-            let single = try DNNLExecutor(graph: graph, batchSize: 1, mode: .inference,
-                                          configuration: ExecutorConfiguration(threads: threads))
-            let sample = Tensor(zeros: train.sampleShape.prepending(1))
-            let latency = try ResourceProbe.measure(warmup: 10, iterations: 100) { _ = try single.forward([sample]) }
-            print(String(format: "inference latency, batch 1: %.3f ms (median of 100)", latency.medianMilliseconds))
-            if let save {
-                try ModelFile.save(graph, to: URL(fileURLWithPath: save))
-                print("saved \(save)")
-            }
-            if !temporary { print("run files in \(directory.path)") }
+            let pipeline = try CompressionPipeline(model: graph, directory: URL(fileURLWithPath: out), configuration: c,
+                                                   trainingSet: train, testSet: test)
+            print("pare demo: smallcnn (\(grouped(Double(try graph.trainableParameterCount()))) parameters) on \(data) "
+                  + "(\(train.count) training, \(test.count) test images) -> \(target), int8; oneDNN \(DNNLEngine.version), "
+                  + "\(threads) thread(s), \(CPUFeatures.current().isa); phases " + pipeline.phases.joined(separator: ", "))
+            try runCompression(pipeline, logEvery: 100, json: false)
         }
 
         func runSynthetic(batch: Int) throws {

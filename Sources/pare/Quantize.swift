@@ -113,10 +113,13 @@ extension Pare {
             let transforms = source.transforms
 
             // Seeded batches of the training split.
-            let loader = DataLoader(train, batchSize: batch, shuffle: true, seed: seed, transforms: transforms)
-            let epoch = loader.epoch(0)
-            var batches: [Tensor] = []
-            while batches.count < calibrationBatches, let next = try epoch.next() { batches.append(next.images) }
+            // The loader's epoch (and its prefetching threads) ends before anything runs.
+            let batches = try { () throws -> [Tensor] in
+                let epoch = DataLoader(train, batchSize: batch, shuffle: true, seed: seed, transforms: transforms).epoch(0)
+                var batches: [Tensor] = []
+                while batches.count < calibrationBatches, let next = try epoch.next() { batches.append(next.images) }
+                return batches
+            }()
             let features = CPUFeatures.current()
             let bits = weightBits ?? features.int8WeightBits
             let (quantized, report) = try quantize(graph, batches: batches, bits: bits)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PareCompress
 import PareCore
 import PareData
 import PareIO
@@ -16,7 +17,8 @@ extension Pare {
                 model is evaluated (on the --val-fraction held out of the training set, else on the \
                 test set) and --out gets last.safetensors (the checkpoint to resume from: weights, \
                 optimizer state, settings, metrics), best.safetensors (best evaluation accuracy so \
-                far), metrics.csv and summary.json, each written atomically.
+                far), metrics.csv and summary.json, each written atomically, and the curves as \
+                accuracy.svg and loss.svg (train, validation, test per epoch).
 
                 `pare train --resume DIR` continues a run from DIR/last.safetensors with its saved \
                 model, data and settings and ends with exactly the weights the run would have had \
@@ -89,7 +91,11 @@ extension Pare {
                 if !json { printHeader(trainer, train: train, test: test) }
             }
             let display = TrainingDisplay(logEvery: logEvery)
-            if !json { trainer.onEvent = display.handle }
+            let directory = trainer.directory.url
+            trainer.onEvent = { [json] event in
+                if !json { display.handle(event) }
+                if case .epochFinished = event { try? writeCurves(trainer.state.history, to: directory) }
+            }
             let summary = try runReportingStops(trainer)
             if json {
                 let encoder = JSONEncoder()
@@ -150,6 +156,15 @@ func printTrainingFooter(_ summary: TrainingSummary, directory: RunDirectory, ex
 
 /// Runs `trainer`, turning a stop on NaN or a failed checkpoint write into a message that says
 /// what was kept.
+/// `accuracy.svg` and `loss.svg` in a run directory: the epochs so far.
+func writeCurves(_ history: [EpochMetrics], to directory: URL) throws {
+    let name = directory.lastPathComponent
+    try writeAtomically(Data(TrainingCurves.accuracyPlot(history, title: "\(name): accuracy per epoch").svg.utf8),
+                        to: directory.appendingPathComponent("accuracy.svg"))
+    try writeAtomically(Data(TrainingCurves.lossPlot(history, title: "\(name): loss per epoch").svg.utf8),
+                        to: directory.appendingPathComponent("loss.svg"))
+}
+
 func runReportingStops(_ trainer: Trainer) throws -> TrainingSummary {
     do {
         return try trainer.run()

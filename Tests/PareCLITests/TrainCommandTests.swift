@@ -95,17 +95,21 @@ final class TrainCommandTests: XCTestCase {
         XCTAssertTrue(text.output.contains("top-5") && text.output.contains("confusion matrix"), text.output)
     }
 
-    /// The demo's real path (`make demo` runs it on Fashion-MNIST): train, then report
-    /// accuracy, parameters, size and latency.
-    func testDemoTrainsSmallCNNAndReports() throws {
+    /// The demo's real path (`make demo` runs it on Fashion-MNIST): train a teacher, compress
+    /// it to an int8 student, print the step table and where the report is.
+    func testDemoCompressesSmallCNNAndReports() throws {
         let data = try writeDataSet(train: 256, test: 64)
-        let saved = scratch.appendingPathComponent("demo.safetensors")
-        let (status, output) = try run(["demo", "--data", data, "--epochs", "1", "--batch", "32", "--save", saved.path])
+        let out = scratch.appendingPathComponent("demo")
+        let (status, output) = try run(["demo", "--data", data, "--epochs", "1", "--batch", "32", "--threads", "1",
+                                        "--target", "params=120k", "--out", out.path])
         XCTAssertEqual(status, 0, output)
-        for text in ["smallcnn", "test accuracy after 1 epochs", "parameters: 225,034", "KiB", "inference latency, batch 1"] {
+        for text in ["smallcnn (225,034 parameters)", "== teacher", "== sensitivity", "prune step 2/2", "int8 (minmax)",
+                     "target met: at most 120000 parameters", "\(out.path)/report.html"] {
             XCTAssertTrue(output.contains(text), "demo output lacks \(text):\n\(output)")
         }
-        XCTAssertTrue(FileManager.default.fileExists(atPath: saved.path))
+        for file in ["final.safetensors", "final.onnx", "report.html", "report.json"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: out.appendingPathComponent(file).path), file)
+        }
         let misuse = try run(["demo", "--steps", "3"])
         XCTAssertNotEqual(misuse.status, 0)
         XCTAssertTrue(misuse.output.contains("--synthetic"), misuse.output)

@@ -1,0 +1,110 @@
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+import PareCore
+import PareIO
+import XCTest
+
+/// `pare compress`, `pare sensitivity` and `pare report` end to end, `pare train`'s curves,
+/// and the errors for bad input.
+final class CompressCommandTests: XCTestCase {
+    var scratch: URL!
+
+    override func setUpWithError() throws {
+        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("pare-compress-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() {
+        try? FileManager.default.removeItem(at: scratch)
+    }
+
+    private func path(_ name: String) -> String { scratch.appendingPathComponent(name).path }
+    private func exists(_ name: String) -> Bool { FileManager.default.fileExists(atPath: path(name)) }
+
+    private let quick = ["--teacher-epochs", "1", "--prune-steps", "1", "--finetune-epochs", "1", "--sensitivity-samples", "32",
+                         "--ratios", "0.5", "--calibration-batches", "2", "--bench-runs", "2", "--batch", "32", "--threads", "1",
+                         "--round-to", "4"]
+
+    func testCompressToAParameterTargetThenReportAndEvaluate() throws {
+        let data = try writeQuadrantMNIST(in: scratch.appendingPathComponent("data"), train: 256, test: 64)
+        // smallcnn has 225,034 parameters at 28x28; a third of them is the target.
+        var (status, output) = try runPare(["compress", "smallcnn", "--data", data, "--train-teacher", "--target", "params=75k",
+                                            "--max-drop", "30", "--out", path("c"), "--json"] + quick)
+        XCTAssertEqual(status, 0, output)
+        let report = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any], output)
+        XCTAssertEqual(report["targetMet"] as? Bool, true, output)
+        let steps = try XCTUnwrap(report["steps"] as? [[String: Any]])
+        XCTAssertEqual(steps.map { $0["name"] as? String }, ["start (teacher)", "prune 1/1", "int8 (minmax)"])
+        let last = try XCTUnwrap((steps.last?["figures"] as? [String: Any])?["parameters"] as? Int)
+        XCTAssertLessThanOrEqual(last, 75000)
+        for file in ["c/final.safetensors", "c/final.onnx", "c/report.html", "c/report.json", "c/sensitivity.svg"] {
+            XCTAssertTrue(exists(file), file)
+        }
+
+        // The final model evaluates; the report redraws; a finished run resumes to nothing new.
+        (status, output) = try runPare(["eval", path("c/final.safetensors"), "--data", data, "--json"])
+        XCTAssertEqual(status, 0, output)
+        try FileManager.default.removeItem(atPath: path("c/report.html"))
+        (status, output) = try runPare(["report", path("c")])
+        XCTAssertEqual(status, 0, output)
+        XCTAssertTrue(output.contains("prune 1/1") && output.contains("int8 (minmax)"), output)
+        XCTAssertTrue(XMLParser(contentsOf: scratch.appendingPathComponent("c/report.html"))!.parse())
+        (status, output) = try runPare(["compress", "--resume", path("c")])
+        XCTAssertEqual(status, 0, output)
+        XCTAssertTrue(output.contains("resuming") && output.contains("target met"), output)
+        XCTAssertFalse(output.contains("== prune"), output)
+
+        // An unreachable target stops with the closest the profile allows, keeping the start.
+        (status, output) = try runPare(["compress", path("c/start.safetensors"), "--data", data, "--target", "params=100",
+                                        "--out", path("u")] + Array(quick.dropFirst(2)))
+        XCTAssertNotEqual(status, 0, output)
+        XCTAssertTrue(output.contains("at most 100 parameters cannot be met"), output)
+        XCTAssertTrue(exists("u/start.safetensors") && exists("u/report.html"))
+    }
+
+    func testSensitivityTableFilesAndTrainCurves() throws {
+        let data = try writeQuadrantMNIST(in: scratch.appendingPathComponent("data"), train: 128, test: 32)
+        var (status, output) = try runPare(["train", "smallcnn", "--data", data, "--epochs", "1", "--batch", "32", "--threads", "1",
+                                            "--val-fraction", "0.25", "--out", path("t")])
+        XCTAssertEqual(status, 0, output)
+        for svg in ["t/accuracy.svg", "t/loss.svg"] {
+            XCTAssertTrue(XMLParser(contentsOf: scratch.appendingPathComponent(svg))?.parse() ?? false, svg)
+        }
+        (status, output) = try runPare(["sensitivity", path("t/best.safetensors"), "--data", data, "--samples", "16", "--val-fraction", "0.25",
+                                        "--ratios", "0.25,0.75", "--threads", "1", "--out", path("s")])
+        XCTAssertEqual(status, 0, output)
+        XCTAssertTrue(output.contains("conv1") && output.contains("conv2") && output.contains("fc1"), output)
+        XCTAssertTrue(output.contains("on 16 samples"), output)
+        XCTAssertTrue(exists("s/sensitivity.json") && exists("s/sensitivity.svg"))
+        (status, output) = try runPare(["sensitivity", path("t/best.safetensors"), "--data", data, "--ratios", "0.5,0.2"])
+        XCTAssertNotEqual(status, 0)
+        XCTAssertTrue(output.contains("--ratios must increase"), output)
+        (status, output) = try runPare(["sensitivity", path("nothing.safetensors"), "--data", data])
+        XCTAssertNotEqual(status, 0)
+        XCTAssertTrue(output.contains("no such file"), output)
+    }
+
+    func testBadInputIsNamed() throws {
+        let data = try writeQuadrantMNIST(in: scratch.appendingPathComponent("data"), train: 64, test: 16)
+        let cases: [([String], String)] = [
+            (["compress", "smallcnn", "--data", data, "--target", "params=1k", "--out", path("a")], "untrained weights: add --train-teacher"),
+            (["compress", "smallcnn", "--data", data, "--train-teacher", "--out", path("a")], "give --target"),
+            (["compress", "smallcnn", "--data", data, "--train-teacher", "--target", "params=lots", "--out", path("a")], "not a positive number"),
+            (["compress", "smallcnn", "--data", data, "--train-teacher", "--target", "speed=2", "--out", path("a")], "unknown measure 'speed'"),
+            (["compress", "smallcnn", "--data", data, "--train-teacher", "--target", "params=1k", "--recipe", "prune,shrink",
+              "--out", path("a")], "unknown step 'shrink'"),
+            (["compress", "smallcnn", "--data", data, "--train-teacher", "--teacher", path("t.safetensors"), "--target", "params=1k",
+              "--out", path("a")], "choose one"),
+            (["compress", "--resume", path("nowhere")], "no compression run there"),
+            (["report", path("nowhere")], "no report.json"),
+        ]
+        for (arguments, message) in cases {
+            let (status, output) = try runPare(arguments)
+            XCTAssertNotEqual(status, 0, arguments.joined(separator: " "))
+            XCTAssertTrue(output.contains(message), "\(arguments.joined(separator: " ")): \(output)")
+        }
+        XCTAssertFalse(exists("a/state.json"))
+    }
+}
