@@ -64,6 +64,49 @@ final class CompressCommandTests: XCTestCase {
         XCTAssertTrue(exists("u/start.safetensors") && exists("u/report.html"))
     }
 
+    /// Killed (SIGKILL) while fine-tuning a pruning step, then resumed: the final model is
+    /// the uninterrupted run's, byte for byte, and so are the step table's accuracies.
+    func testKilledAndResumedCompressionEndsWithTheUninterruptedModel() throws {
+        let data = try writeQuadrantMNIST(in: scratch.appendingPathComponent("data"), train: 512, test: 64)
+        let common = ["compress", "smallcnn", "--data", data, "--train-teacher", "--teacher-epochs", "1", "--target", "params=75k",
+                      "--max-drop", "30", "--prune-steps", "2", "--finetune-epochs", "2", "--sensitivity-samples", "32",
+                      "--ratios", "0.5", "--calibration-batches", "2", "--bench-runs", "2", "--batch", "32", "--threads", "1",
+                      "--round-to", "4", "--seed", "3"]
+        var (status, output) = try runPare(common + ["--out", path("whole")])
+        XCTAssertEqual(status, 0, output)
+
+        let victim = Process()
+        victim.executableURL = pareBinary
+        victim.arguments = common + ["--out", path("split")]
+        victim.standardOutput = FileHandle.nullDevice
+        victim.standardError = FileHandle.nullDevice
+        try victim.run()
+        let checkpoint = path("split/prune/step-1/last.safetensors")
+        let deadline = Date().addingTimeInterval(300)
+        while !FileManager.default.fileExists(atPath: checkpoint) && victim.isRunning && Date() < deadline { usleep(2000) }
+        kill(victim.processIdentifier, SIGKILL)
+        victim.waitUntilExit()
+        XCTAssertEqual(victim.terminationReason, .uncaughtSignal, "the run finished before it could be killed")
+
+        (status, output) = try runPare(["compress", "--resume", path("split")])
+        XCTAssertEqual(status, 0, output)
+        XCTAssertTrue(output.contains("resuming") && output.contains("after: teacher, start, sensitivity, allocate"), output)
+        let a = try SafetensorsFile.read(from: scratch.appendingPathComponent("whole/final.safetensors"))
+        let b = try SafetensorsFile.read(from: scratch.appendingPathComponent("split/final.safetensors"))
+        XCTAssertEqual(Set(a.tensors.keys), Set(b.tensors.keys))
+        for (name, tensor) in a.tensors {
+            let other = try XCTUnwrap(b.tensors[name], name)
+            XCTAssertEqual(tensor.shape, other.shape, name)
+            XCTAssertEqual(memcmp(tensor.storage.pointer, other.storage.pointer, tensor.byteCount), 0, "\(name) differs")
+        }
+        func accuracies(_ dir: String) throws -> [String] {
+            let report = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: scratch.appendingPathComponent("\(dir)/report.json")))
+                as? [String: Any])
+            return (report["steps"] as? [[String: Any]] ?? []).map { "\($0["name"] ?? "") \($0["validationAccuracy"] ?? "") \($0["testAccuracy"] ?? "")" }
+        }
+        XCTAssertEqual(try accuracies("whole"), try accuracies("split"))
+    }
+
     func testSensitivityTableFilesAndTrainCurves() throws {
         let data = try writeQuadrantMNIST(in: scratch.appendingPathComponent("data"), train: 128, test: 32)
         var (status, output) = try runPare(["train", "smallcnn", "--data", data, "--epochs", "1", "--batch", "32", "--threads", "1",

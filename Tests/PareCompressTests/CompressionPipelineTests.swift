@@ -256,6 +256,42 @@ final class CompressionPipelineTests: XCTestCase {
         XCTAssertTrue(collector.text.contains(report.targetMet == true ? "Target met" : (report.outcome ?? "")), file: file, line: line)
     }
 
+    func testSizeTargetIsMetByTheFinalInt8File() throws {
+        let train = quadrants(count: 320, seed: 1), test = quadrants(count: 64, seed: 2)
+        let start = try model()
+        // The int8 form of the unpruned model, and a bound 60% of it: pruning must buy the rest.
+        let int8Start = try ModelFile.encodedByteCount(try PostTrainingQuantizer(settings: QuantizationSettings(weightBits: 7))
+            .quantize(start, calibration: [Tensor(zeros: [2, 1, 12, 12])]).graph)
+        let bound = Int(Double(int8Start) * 0.6)
+        let directory = temporary()
+        let pipeline = try CompressionPipeline(model: start, directory: directory, configuration: configuration(target: .bytes(bound)),
+                                               trainingSet: train, testSet: test)
+        let state = try pipeline.run()
+        XCTAssertEqual(state.targetMet, true, state.outcome ?? "")
+        let bytes = try XCTUnwrap(FileManager.default.attributesOfItem(atPath: directory.appendingPathComponent("int8.safetensors").path)[.size] as? Int)
+        XCTAssertEqual(state.steps.last?.figures.fileBytes, bytes)
+        XCTAssertLessThanOrEqual(bytes, bound)
+        XCTAssertFalse(state.allocation?.ratios.isEmpty ?? true)
+    }
+
+    func testRewriteRecipeFactorsThenFineTunesAndQuantises() throws {
+        let train = quadrants(count: 320, seed: 1), test = quadrants(count: 64, seed: 2)
+        var c = configuration(target: .parameters(1_000_000))
+        c.recipe = try CompressionRecipe(parsing: "dwpw,distill,quantize")
+        let directory = temporary()
+        let pipeline = try CompressionPipeline(model: try model(), directory: directory, configuration: c, trainingSet: train, testSet: test)
+        XCTAssertEqual(pipeline.phases, ["teacher", "start", "rewrite", "quantize", "export"])
+        let state = try pipeline.run()
+        XCTAssertEqual(state.steps.map(\.name), ["start (teacher)", "dwpw", "int8 (minmax)"])
+        XCTAssertLessThan(state.steps[1].parameters, state.steps[0].parameters)
+        XCTAssertEqual(state.curves.map(\.phase), ["teacher", "rewrite"])
+        // conv2 became a depthwise and a pointwise convolution.
+        let rewritten = try ModelFile.load(from: directory.appendingPathComponent("rewrite.safetensors"))
+        XCTAssertFalse(rewritten.nodes.contains { $0.name == "conv2" }, "\(rewritten.nodes.map(\.name))")
+        XCTAssertTrue(state.widths.contains { $0.before == nil && $0.after != nil }, "new layers are listed: \(state.widths)")
+        try checkReport(directory)
+    }
+
     func testResumedAfterEachPhaseGivesTheSameRun() throws {
         let train = quadrants(count: 320, seed: 1), test = quadrants(count: 64, seed: 2)
         let start = try model()
