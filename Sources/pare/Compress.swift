@@ -57,7 +57,8 @@ extension Pare {
         var teacher: String?
         @Flag(help: "Train MODEL first (--teacher-epochs); it becomes the teacher and the starting point.") var trainTeacher = false
         @Option(help: "Epochs of --train-teacher.") var teacherEpochs = 10
-        @Option(help: "Most validation accuracy (points) the final model may lose against the start.") var maxDrop = 1.0
+        @Option(help: "Most validation accuracy (points) the final model may lose against the start (default: 1; with --resume: the run's, or this to go on after a stop).")
+        var maxDrop: Double?
         @Option(help: "Run directory to write (created; must not hold a run already).") var out: String?
         @Option(help: ArgumentHelp("Continue the run in this directory.", valueName: "dir")) var resume: String?
 
@@ -92,7 +93,7 @@ extension Pare {
             }
             if trainTeacher && teacher != nil { throw ValidationError("--train-teacher trains the teacher; --teacher gives one: choose one") }
             guard teacherEpochs >= 1 else { throw ValidationError("--teacher-epochs must be at least 1") }
-            guard maxDrop >= 0 else { throw ValidationError("--max-drop must not be negative") }
+            guard (maxDrop ?? 0) >= 0 else { throw ValidationError("--max-drop must not be negative") }
             guard benchBatch >= 1, benchRuns >= 1 else { throw ValidationError("--bench-batch and --bench-runs must be positive") }
             guard logEvery > 0 else { throw ValidationError("--log-every must be positive") }
         }
@@ -108,7 +109,8 @@ extension Pare {
                 let state = try JSONDecoder().decode(CompressionState.self, from: fileContents(stateFile))
                 let dataText = data ?? state.configuration.notes["data"] ?? "fashion-mnist"
                 let sets = try openData(dataText)
-                pipeline = try CompressionPipeline(resuming: directory, trainingSet: sets.train, testSet: sets.test)
+                pipeline = try CompressionPipeline(resuming: directory, trainingSet: sets.train, testSet: sets.test,
+                                                   maxDrop: maxDrop.map { $0 / 100 })
                 if !json { print("resuming \(resume) after: " + (state.finished.isEmpty ? "nothing" : state.finished.joined(separator: ", "))) }
             } else {
                 pipeline = try start()
@@ -147,7 +149,7 @@ extension Pare {
                 throw ValidationError("\(error)")
             }
             var c = CompressionConfiguration(target: parsedTarget, recipe: parsedRecipe)
-            c.maxDrop = maxDrop / 100
+            c.maxDrop = (maxDrop ?? 1) / 100
             c.teacherEpochs = trainTeacher ? teacherEpochs : nil
             guard let criterion = PruningCriterion(rawValue: criterion) else {
                 throw ValidationError("--criterion '\(self.criterion)': use one of \(PruningCriterion.names)")
@@ -185,7 +187,7 @@ extension Pare {
             let pipeline = try CompressionPipeline(model: graph, directory: URL(fileURLWithPath: out!), configuration: c,
                                                    trainingSet: sets.train, testSet: sets.test, teacher: teacherGraph)
             if !json {
-                print("\(model!) -> \(out!): \(c.target), recipe \(c.recipe), max drop \(maxDrop) points; phases "
+                print("\(model!) -> \(out!): \(c.target), recipe \(c.recipe), max drop \(maxDrop ?? 1) points; phases "
                       + pipeline.phases.joined(separator: ", ") + "; latency at batch \(benchBatch), \(c.training.threads) threads")
             }
             return pipeline

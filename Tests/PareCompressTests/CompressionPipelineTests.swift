@@ -357,6 +357,25 @@ final class CompressionPipelineTests: XCTestCase {
         XCTAssertFalse(pipeline.state.finished.contains("prune"))
         XCTAssertTrue(FileManager.default.fileExists(atPath: directory.appendingPathComponent("prune/step-2.safetensors").path))
         try checkReport(directory)
+
+        // Resumed with a larger bound, the run goes on from its saved steps.
+        let resumed = try CompressionPipeline(resuming: directory, trainingSet: train, testSet: test, maxDrop: 1)
+        let state = try resumed.run()
+        XCTAssertEqual(state.targetMet, true, state.outcome ?? "")
+        XCTAssertEqual(state.steps.map(\.name), ["start (teacher)", "prune 1/2", "prune 2/2", "int8 (minmax)"])
+    }
+
+    func testATargetTheStartMeetsPrunesNothing() throws {
+        let train = quadrants(count: 320, seed: 1), test = quadrants(count: 64, seed: 2)
+        var c = configuration(target: .parameters(1_000_000))
+        c.recipe = CompressionRecipe(prunes: true, distills: false, quantizes: true)
+        var notes: [String] = []
+        let pipeline = try CompressionPipeline(model: try model(), directory: temporary(), configuration: c, trainingSet: train, testSet: test)
+        pipeline.onEvent = { if case let .note(text) = $0 { notes.append(text) } }
+        let state = try pipeline.run()
+        XCTAssertEqual(state.steps.map(\.name), ["start (teacher)", "int8 (minmax)"])
+        XCTAssertEqual(state.allocation?.ratios, [:])
+        XCTAssertTrue(notes.contains { $0.contains("nothing is pruned") }, "\(notes)")
     }
 
     func testUnreachableTargetsAndUnusableModelsAreRefused() throws {

@@ -89,8 +89,9 @@ public final class CompressionPipeline {
         try save()
     }
 
-    /// Continues the run in `directory` with the same data.
-    public init(resuming directory: URL, trainingSet: any Dataset, testSet: (any Dataset)?) throws {
+    /// Continues the run in `directory` with the same data; `maxDrop` replaces the run's
+    /// ``CompressionConfiguration/maxDrop`` (to go on after a stop at that bound).
+    public init(resuming directory: URL, trainingSet: any Dataset, testSet: (any Dataset)?, maxDrop: Double? = nil) throws {
         let file = directory.appendingPathComponent(Self.stateFile)
         guard FileManager.default.fileExists(atPath: file.path) else {
             throw CompressionError.invalidSettings("no compression run to resume: \(file.path) does not exist")
@@ -103,6 +104,10 @@ public final class CompressionPipeline {
         try Trainer.checkFit(start, sampleShape: trainingSet.sampleShape, classes: trainingSet.classes)
         state.outcome = nil
         state.targetMet = nil
+        if let maxDrop {
+            guard maxDrop >= 0, maxDrop.isFinite else { throw CompressionError.invalidSettings("--max-drop must be a non-negative number of points") }
+            state.configuration.maxDrop = maxDrop
+        }
     }
 
     /// The phases this configuration runs, in order.
@@ -256,6 +261,10 @@ public final class CompressionPipeline {
 
     private func prune() throws {
         let c = configuration
+        guard !state.allocation!.ratios.isEmpty else {
+            onEvent?(.note("the starting model meets the target already: nothing is pruned"))
+            return
+        }
         var p = PruningRunConfiguration()
         p.settings.criterion = c.sensitivity.criterion
         p.settings.ratio = 0
