@@ -403,30 +403,13 @@ public final class CompressionPipeline {
         guard epochs > 0 else { return graph }
         var training = configuration.training
         training.epochs = epochs
-        let directory = url(phase)
-        let objective: any TrainingObjective
-        var trainingGraph = graph
-        if distil {
-            let distillation = try DistillationObjective(teacher: try loadTeacher(), settings: configuration.distillation,
-                                                         threads: training.threads)
-            trainingGraph = try distillation.trainingGraph(student: graph, seed: training.seed)
-            objective = distillation
-        } else {
-            objective = CrossEntropyObjective()
+        let teacher = distil ? (graph: try loadTeacher(), settings: configuration.distillation) : nil
+        let (trained, summary) = try FineTuning.run(graph, directory: url(phase), configuration: training, trainingSet: trainingSet,
+                                                    testSet: testSet, teacher: teacher) { [weak self] in
+            self?.onEvent?(.training(phase: phase, $0))
         }
-        let trainer: Trainer
-        if FileManager.default.fileExists(atPath: RunDirectory(directory).last.path) {
-            trainer = try Trainer(resuming: directory, trainingSet: trainingSet, testSet: testSet, configuration: training,
-                                  objective: objective)
-        } else {
-            try? FileManager.default.removeItem(at: directory)
-            trainer = try Trainer(graph: trainingGraph, trainingSet: trainingSet, testSet: testSet, configuration: training,
-                                  directory: directory, objective: objective)
-        }
-        trainer.onEvent = { [weak self] in self?.onEvent?(.training(phase: phase, $0)) }
-        let summary = try trainer.run()
         setCurve(TrainingCurve(phase: phase, epochs: summary.history))
-        return try HintAdapters.student(fromTraining: try TrainingCheckpoint.read(from: RunDirectory(directory).best).graph)
+        return trained
     }
 
     private func setCurve(_ curve: TrainingCurve) {

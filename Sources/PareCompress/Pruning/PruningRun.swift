@@ -320,28 +320,11 @@ public final class PruningRun {
         // The same seed every step: it also draws the validation split, which must stay the one
         // the steps are measured on (and the one the model was trained beside).
         training.epochs = c.finetuneEpochs
-        let run = url("step-\(step)")
-        let objective: any TrainingObjective
-        var trainingGraph = graph
-        if let settings = c.distillation, let teacher {
-            let distillation = try DistillationObjective(teacher: teacher, settings: settings, threads: training.threads)
-            trainingGraph = try distillation.trainingGraph(student: graph, seed: training.seed)
-            objective = distillation
-        } else {
-            objective = CrossEntropyObjective()
-        }
-        let trainer: Trainer
-        if FileManager.default.fileExists(atPath: RunDirectory(run).last.path) {
-            trainer = try Trainer(resuming: run, trainingSet: trainingSet, testSet: testSet, configuration: training,
-                                  objective: objective)
-        } else {
-            try? FileManager.default.removeItem(at: run)
-            trainer = try Trainer(graph: trainingGraph, trainingSet: trainingSet, testSet: testSet, configuration: training,
-                                  directory: run, objective: objective)
-        }
-        trainer.onEvent = { [weak self] event in self?.onEvent?(.training(step: step, event)) }
-        try trainer.run()
-        return try HintAdapters.student(fromTraining: try TrainingCheckpoint.read(from: RunDirectory(run).best).graph)
+        let distillation = c.distillation.flatMap { settings in teacher.map { (graph: $0, settings: settings) } }
+        return try FineTuning.run(graph, directory: url("step-\(step)"), configuration: training, trainingSet: trainingSet,
+                                  testSet: testSet, teacher: distillation) { [weak self] event in
+            self?.onEvent?(.training(step: step, event))
+        }.graph
     }
 
     private func measure(_ graph: Graph, step: Int, ratio: Double, removed: Int, file: String,
