@@ -111,7 +111,7 @@ extension Pare {
                 let sets = try openData(dataText)
                 pipeline = try CompressionPipeline(resuming: directory, trainingSet: sets.train, testSet: sets.test,
                                                    maxDrop: maxDrop.map { $0 / 100 })
-                if !json { print("resuming \(resume) after: " + (state.finished.isEmpty ? "nothing" : state.finished.joined(separator: ", "))) }
+                if !json { print("resuming \(resume) after: " + (state.finished.isEmpty ? "nothing" : state.finished.map(\.rawValue).joined(separator: ", "))) }
             } else {
                 pipeline = try start()
             }
@@ -188,7 +188,7 @@ extension Pare {
                                                    trainingSet: sets.train, testSet: sets.test, teacher: teacherGraph)
             if !json {
                 print("\(model!) -> \(out!): \(c.target), recipe \(c.recipe), max drop \(maxDrop ?? 1) points; phases "
-                      + pipeline.phases.joined(separator: ", ") + "; latency at batch \(benchBatch), \(c.training.threads) threads")
+                      + pipeline.phases.map(\.rawValue).joined(separator: ", ") + "; latency at batch \(benchBatch), \(c.training.threads) threads")
             }
             return pipeline
         }

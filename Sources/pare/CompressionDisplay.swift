@@ -20,7 +20,7 @@ final class CompressionDisplay {
 
     func handle(_ event: CompressionEvent) {
         switch event {
-        case let .phaseStarted(phase, detail): print("== \(phase): \(detail)")
+        case let .phaseStarted(phase, detail): print("== \(phase.rawValue): \(detail)")
         case let .sensitivity(.evaluated(done, total, group, ratio, accuracy)):
             let line = String(format: "sensitivity %d/%d: %@ at %.2f: %.2f%%", done, total, group, ratio, accuracy * 100)
             if terminal {

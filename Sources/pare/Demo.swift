@@ -83,7 +83,7 @@ extension Pare {
                                                    trainingSet: train, testSet: test)
             print("pare demo: smallcnn (\(grouped(Double(try graph.trainableParameterCount()))) parameters) on \(data) "
                   + "(\(train.count) training, \(test.count) test images) -> \(target), int8; oneDNN \(DNNLEngine.version), "
-                  + "\(threads) thread(s), \(CPUFeatures.current().isa); phases " + pipeline.phases.joined(separator: ", "))
+                  + "\(threads) thread(s), \(CPUFeatures.current().isa); phases " + pipeline.phases.map(\.rawValue).joined(separator: ", "))
             try runCompression(pipeline, logEvery: 100, json: false)
         }
 

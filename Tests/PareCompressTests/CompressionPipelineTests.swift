@@ -196,7 +196,7 @@ final class CompressionPipelineTests: XCTestCase {
         let directory = temporary()
         let pipeline = try CompressionPipeline(model: start, directory: directory, configuration: configuration(target: .parameters(bound)),
                                                trainingSet: train, testSet: test)
-        XCTAssertEqual(pipeline.phases, ["teacher", "start", "sensitivity", "allocate", "prune", "quantize", "export"])
+        XCTAssertEqual(pipeline.phases.map(\.rawValue), ["teacher", "start", "sensitivity", "allocate", "prune", "quantize", "export"])
         let state = try pipeline.run()
         XCTAssertEqual(state.finished, pipeline.phases)
         XCTAssertEqual(state.steps.map(\.name), ["start (teacher)", "prune 1/2", "prune 2/2", "int8 (minmax)"])
@@ -280,7 +280,7 @@ final class CompressionPipelineTests: XCTestCase {
         c.recipe = try CompressionRecipe(parsing: "dwpw,distill,quantize")
         let directory = temporary()
         let pipeline = try CompressionPipeline(model: try model(), directory: directory, configuration: c, trainingSet: train, testSet: test)
-        XCTAssertEqual(pipeline.phases, ["teacher", "start", "rewrite", "quantize", "export"])
+        XCTAssertEqual(pipeline.phases.map(\.rawValue), ["teacher", "start", "rewrite", "quantize", "export"])
         let state = try pipeline.run()
         XCTAssertEqual(state.steps.map(\.name), ["start (teacher)", "dwpw", "int8 (minmax)"])
         XCTAssertLessThan(state.steps[1].parameters, state.steps[0].parameters)
@@ -301,11 +301,11 @@ final class CompressionPipelineTests: XCTestCase {
                                                trainingSet: train, testSet: test).run()
         let parted = temporary()
         try CompressionPipeline(model: start, directory: parted, configuration: configuration(target: target), trainingSet: train,
-                                testSet: test).run(stoppingAfter: "sensitivity")
+                                testSet: test).run(stoppingAfter: .sensitivity)
         // A kill inside the prune phase: its first step is finished, the rest is not.
         let resumed = try CompressionPipeline(resuming: parted, trainingSet: train, testSet: test)
-        XCTAssertEqual(resumed.state.finished, ["teacher", "start", "sensitivity"])
-        try resumed.run(stoppingAfter: "prune")
+        XCTAssertEqual(resumed.state.finished.map(\.rawValue), ["teacher", "start", "sensitivity"])
+        try resumed.run(stoppingAfter: .prune)
         let again = try CompressionPipeline(resuming: parted, trainingSet: train, testSet: test).run()
         XCTAssertEqual(again.finished, expected.finished)
         XCTAssertEqual(again.allocation, expected.allocation)
@@ -354,7 +354,7 @@ final class CompressionPipelineTests: XCTestCase {
             XCTAssertTrue(message.contains("--max-drop 0.00 points") && message.contains("after 'prune 2/2'"), message)
         }
         XCTAssertEqual(pipeline.state.targetMet, false)
-        XCTAssertFalse(pipeline.state.finished.contains("prune"))
+        XCTAssertFalse(pipeline.state.finished.contains(.prune))
         XCTAssertTrue(FileManager.default.fileExists(atPath: directory.appendingPathComponent("prune/step-2.safetensors").path))
         try checkReport(directory)
 
@@ -387,7 +387,7 @@ final class CompressionPipelineTests: XCTestCase {
             guard case let CompressionError.targetNotMet(message) = error else { return XCTFail("\(error)") }
             XCTAssertTrue(message.contains("at most 50 parameters cannot be met"), message)
         }
-        XCTAssertEqual(pipeline.state.finished, ["start", "sensitivity"])
+        XCTAssertEqual(pipeline.state.finished.map(\.rawValue), ["start", "sensitivity"])
 
         // An int8 model, and data of the wrong shape.
         let quantized = try PostTrainingQuantizer().quantize(try model(), calibration: [Tensor(zeros: [2, 1, 12, 12])]).graph

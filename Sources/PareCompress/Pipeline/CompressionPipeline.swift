@@ -7,7 +7,7 @@ import PareTrain
 
 /// Progress of a compression, for a display.
 public enum CompressionEvent: Sendable {
-    case phaseStarted(String, detail: String)
+    case phaseStarted(CompressionPhase, detail: String)
     case sensitivity(SensitivityEvent)
     case training(phase: String, TrainingEvent)
     case pruning(PruningEvent)
@@ -111,22 +111,22 @@ public final class CompressionPipeline {
     }
 
     /// The phases this configuration runs, in order.
-    public var phases: [String] {
+    public var phases: [CompressionPhase] {
         let c = configuration
-        var result: [String] = []
-        if c.teacherEpochs != nil { result.append("teacher") }
-        result.append("start")
-        if c.recipe.prunes { result += ["sensitivity", "allocate", "prune"] }
-        if c.recipe.rewrite != nil { result.append("rewrite") }
-        if (c.finalEpochs ?? 0) > 0 { result.append("finetune") }
-        if c.recipe.quantizes { result.append("quantize") }
-        result.append("export")
+        var result: [CompressionPhase] = []
+        if c.teacherEpochs != nil { result.append(.teacher) }
+        result.append(.start)
+        if c.recipe.prunes { result += [.sensitivity, .allocate, .prune] }
+        if c.recipe.rewrite != nil { result.append(.rewrite) }
+        if (c.finalEpochs ?? 0) > 0 { result.append(.finetune) }
+        if c.recipe.quantizes { result.append(.quantize) }
+        result.append(.export)
         return result
     }
 
     /// Runs the remaining phases (or up to and including `stop`); returns the state.
     @discardableResult
-    public func run(stoppingAfter stop: String? = nil) throws -> CompressionState {
+    public func run(stoppingAfter stop: CompressionPhase? = nil) throws -> CompressionState {
         sessionStarted = monotonicClock()
         for phase in phases where !state.finished.contains(phase) {
             // A phase that stopped part-way is run again from its own saved progress: its steps
@@ -134,16 +134,15 @@ public final class CompressionPipeline {
             state.steps.removeAll { $0.phase == phase }
             do {
                 switch phase {
-                case "teacher": try trainTeacher()
-                case "start": try measureStart()
-                case "sensitivity": try profile()
-                case "allocate": try allocate()
-                case "prune": try prune()
-                case "rewrite": try rewrite()
-                case "finetune": try finetune()
-                case "quantize": try quantize()
-                case "export": try export()
-                default: preconditionFailure("unknown phase \(phase)")
+                case .teacher: try trainTeacher()
+                case .start: try measureStart()
+                case .sensitivity: try profile()
+                case .allocate: try allocate()
+                case .prune: try prune()
+                case .rewrite: try rewrite()
+                case .finetune: try finetune()
+                case .quantize: try quantize()
+                case .export: try export()
                 }
             } catch let error as CompressionError {
                 state.outcome = error.description
@@ -162,9 +161,9 @@ public final class CompressionPipeline {
 
     private func trainTeacher() throws {
         let epochs = configuration.teacherEpochs!
-        onEvent?(.phaseStarted("teacher", detail: "training the starting model for \(epochs) epochs; it becomes the teacher"))
+        onEvent?(.phaseStarted(.teacher, detail: "training the starting model for \(epochs) epochs; it becomes the teacher"))
         let started = monotonicClock()
-        let trained = try train(try load("start.safetensors"), phase: "teacher", epochs: epochs, distil: false)
+        let trained = try train(try load("start.safetensors"), phase: .teacher, epochs: epochs, distil: false)
         try ModelFile.save(trained, to: url("teacher.safetensors"))
         try ModelFile.save(trained, to: url("start.safetensors"))
         onEvent?(.note(String(format: "teacher trained in %.0f s", monotonicClock() - started)))
@@ -172,11 +171,11 @@ public final class CompressionPipeline {
 
     private func measureStart() throws {
         let start = try load("start.safetensors")
-        onEvent?(.phaseStarted("start", detail: "measuring the starting model"))
+        onEvent?(.phaseStarted(.start, detail: "measuring the starting model"))
         if state.separateTeacher {
-            state.teacher = try measure(try loadTeacher(), name: "teacher", phase: "teacher", file: "teacher.safetensors", seconds: 0)
+            state.teacher = try measure(try loadTeacher(), name: "teacher", phase: .teacher, file: "teacher.safetensors", seconds: 0)
         }
-        state.steps = [try measure(start, name: state.separateTeacher ? "start" : "start (teacher)", phase: "start",
+        state.steps = [try measure(start, name: state.separateTeacher ? "start" : "start (teacher)", phase: .start,
                                    file: "start.safetensors", seconds: 0)]
         onEvent?(.stepFinished(state.steps[0]))
         state.widths = try Self.widths(start).map { LayerWidth(name: $0.name, before: $0.width, after: nil) }
@@ -185,7 +184,7 @@ public final class CompressionPipeline {
     private func profile() throws {
         let c = configuration
         let (subset, name) = evaluationSubset()
-        onEvent?(.phaseStarted("sensitivity", detail: "each channel group pruned alone at ratios "
+        onEvent?(.phaseStarted(.sensitivity, detail: "each channel group pruned alone at ratios "
                                + c.sensitivity.ratios.map { String($0) }.joined(separator: ",") + ", on \(subset.count) \(name) images"))
         var settings = c.sensitivity
         settings.threads = c.training.threads
@@ -207,7 +206,7 @@ public final class CompressionPipeline {
         let c = configuration
         let start = try load(state.current!)
         let analysis = try ChannelAnalysis(start)
-        onEvent?(.phaseStarted("allocate", detail: "per-group ratios for \(c.target)"))
+        onEvent?(.phaseStarted(.allocate, detail: "per-group ratios for \(c.target)"))
         func proxyParameters(_ g: Graph) throws -> Double {
             Double(try ModelSummary(graph: c.recipe.quantizes ? try BatchNormFolding.fold(g).graph : g).trainableParameters)
         }
@@ -281,7 +280,7 @@ public final class CompressionPipeline {
         if distils { p.distillation = c.distillation }
         p.notes = c.notes
         let directory = url("prune")
-        onEvent?(.phaseStarted("prune", detail: "\(c.pruneSteps) step(s), \(c.finetuneEpochs) epoch(s) of "
+        onEvent?(.phaseStarted(.prune, detail: "\(c.pruneSteps) step(s), \(c.finetuneEpochs) epoch(s) of "
                                + (distils ? "distillation" : "fine-tuning") + " each"))
         let teacher = distils ? try loadTeacher() : nil
         let run = FileManager.default.fileExists(atPath: directory.appendingPathComponent("run.json").path)
@@ -293,7 +292,7 @@ public final class CompressionPipeline {
         let start = state.steps[0]
         for record in records.dropFirst() {
             let step = CompressionStep(
-                name: "prune \(record.step)/\(c.pruneSteps)", phase: "prune", precision: "f32",
+                name: "prune \(record.step)/\(c.pruneSteps)", phase: .prune, precision: "f32",
                 figures: ModelFigures(parameters: record.parameters, macs: record.macs, fileBytes: record.fileBytes,
                                       latencyMilliseconds: record.latencyMilliseconds),
                 validationAccuracy: record.validationAccuracy, testAccuracy: record.testAccuracy,
@@ -308,13 +307,13 @@ public final class CompressionPipeline {
             }
         }
         state.current = "prune/pruned.safetensors"
-        if !phases.contains("rewrite") && !phases.contains("finetune") { try checkDrop() }
+        if !phases.contains(.rewrite) && !phases.contains(.finetune) { try checkDrop() }
     }
 
     private func rewrite() throws {
         let c = configuration
         let kind = c.recipe.rewrite!
-        onEvent?(.phaseStarted("rewrite", detail: "\(kind), then \(c.finetuneEpochs) epoch(s) of "
+        onEvent?(.phaseStarted(.rewrite, detail: "\(kind), then \(c.finetuneEpochs) epoch(s) of "
                                + (c.recipe.distills ? "distillation" : "fine-tuning")))
         let started = monotonicClock()
         var rewrites = RewritePipeline()
@@ -335,26 +334,26 @@ public final class CompressionPipeline {
         if result.records.isEmpty {
             onEvent?(.note("rewrite \(kind) changed no layer (" + result.skipped.prefix(3).map { "\($0)" }.joined(separator: "; ") + ")"))
         }
-        let tuned = try train(result.graph, phase: "rewrite", epochs: c.finetuneEpochs, distil: c.recipe.distills)
+        let tuned = try train(result.graph, phase: .rewrite, epochs: c.finetuneEpochs, distil: c.recipe.distills)
         try ModelFile.save(tuned, to: url("rewrite.safetensors"))
-        try record(name: kind, phase: "rewrite", file: "rewrite.safetensors", seconds: monotonicClock() - started)
-        if !phases.contains("finetune") { try checkDrop() }
+        try record(name: kind, phase: .rewrite, file: "rewrite.safetensors", seconds: monotonicClock() - started)
+        if !phases.contains(.finetune) { try checkDrop() }
     }
 
     private func finetune() throws {
         let c = configuration
         let epochs = c.finalEpochs!
-        onEvent?(.phaseStarted("finetune", detail: "\(epochs) final epoch(s) of " + (c.recipe.distills ? "distillation" : "fine-tuning")))
+        onEvent?(.phaseStarted(.finetune, detail: "\(epochs) final epoch(s) of " + (c.recipe.distills ? "distillation" : "fine-tuning")))
         let started = monotonicClock()
-        let tuned = try train(try load(state.current!), phase: "finetune", epochs: epochs, distil: c.recipe.distills)
+        let tuned = try train(try load(state.current!), phase: .finetune, epochs: epochs, distil: c.recipe.distills)
         try ModelFile.save(tuned, to: url("finetuned.safetensors"))
-        try record(name: "fine-tune", phase: "finetune", file: "finetuned.safetensors", seconds: monotonicClock() - started)
+        try record(name: "fine-tune", phase: .finetune, file: "finetuned.safetensors", seconds: monotonicClock() - started)
         try checkDrop()
     }
 
     private func quantize() throws {
         let c = configuration
-        onEvent?(.phaseStarted("quantize", detail: "int8, \(c.calibrationMethod) calibration on \(c.calibrationBatches) batches, "
+        onEvent?(.phaseStarted(.quantize, detail: "int8, \(c.calibrationMethod) calibration on \(c.calibrationBatches) batches, "
                                + "\(c.weightBits)-bit weights"))
         let started = monotonicClock()
         let batches = try calibrationBatches()
@@ -365,14 +364,14 @@ public final class CompressionPipeline {
         }
         quantized.metadata["compress.phase"] = "quantize"
         try ModelFile.save(quantized, to: url("int8.safetensors"))
-        try record(name: "int8 (\(c.calibrationMethod))", phase: "quantize", file: "int8.safetensors",
+        try record(name: "int8 (\(c.calibrationMethod))", phase: .quantize, file: "int8.safetensors",
                    seconds: monotonicClock() - started)
         try checkDrop()
     }
 
     private func export() throws {
         let c = configuration
-        onEvent?(.phaseStarted("export", detail: "final.safetensors and final.onnx"))
+        onEvent?(.phaseStarted(.export, detail: "final.safetensors and final.onnx"))
         var final = try load(state.current!)
         final.metadata["compress.target"] = c.target.description
         final.metadata["compress.recipe"] = c.recipe.description
@@ -399,16 +398,16 @@ public final class CompressionPipeline {
 
     /// Trains `graph` for `epochs` in `DIR/phase/` (resuming an interrupted training), with
     /// distillation from the teacher if `distil`; returns the best epoch's model.
-    private func train(_ graph: Graph, phase: String, epochs: Int, distil: Bool) throws -> Graph {
+    private func train(_ graph: Graph, phase: CompressionPhase, epochs: Int, distil: Bool) throws -> Graph {
         guard epochs > 0 else { return graph }
         var training = configuration.training
         training.epochs = epochs
         let teacher = distil ? (graph: try loadTeacher(), settings: configuration.distillation) : nil
-        let (trained, summary) = try FineTuning.run(graph, directory: url(phase), configuration: training, trainingSet: trainingSet,
+        let (trained, summary) = try FineTuning.run(graph, directory: url(phase.rawValue), configuration: training, trainingSet: trainingSet,
                                                     testSet: testSet, teacher: teacher) { [weak self] in
-            self?.onEvent?(.training(phase: phase, $0))
+            self?.onEvent?(.training(phase: phase.rawValue, $0))
         }
-        setCurve(TrainingCurve(phase: phase, epochs: summary.history))
+        setCurve(TrainingCurve(phase: phase.rawValue, epochs: summary.history))
         return trained
     }
 
@@ -424,14 +423,14 @@ public final class CompressionPipeline {
 
     /// Measures the model saved as `file` (what is on disk, read back) and appends it as a
     /// step; it becomes the current model.
-    private func record(name: String, phase: String, file: String, seconds: Double) throws {
+    private func record(name: String, phase: CompressionPhase, file: String, seconds: Double) throws {
         let step = try measure(try load(file), name: name, phase: phase, file: file, seconds: seconds)
         state.steps.append(step)
         state.current = file
         onEvent?(.stepFinished(step))
     }
 
-    private func measure(_ graph: Graph, name: String, phase: String, file: String, seconds: Double) throws -> CompressionStep {
+    private func measure(_ graph: Graph, name: String, phase: CompressionPhase, file: String, seconds: Double) throws -> CompressionStep {
         let summary = try ModelSummary(graph: graph)
         let latency = try LatencyBenchmark.run(graph, name: name, settings: configuration.benchmark).medianMilliseconds
         let bytes = (try FileManager.default.attributesOfItem(atPath: url(file).path)[.size] as? Int) ?? 0

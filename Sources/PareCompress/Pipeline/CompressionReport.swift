@@ -40,7 +40,7 @@ public struct CompressionReport: Codable, Sendable {
         allocation = state.allocation
         curves = state.curves
         widths = state.widths
-        phasesFinished = state.finished
+        phasesFinished = state.finished.map(\.rawValue)
         wallSeconds = state.seconds
         outcome = state.outcome
         targetMet = state.targetMet

@@ -6,8 +6,9 @@ import PareTrain
 public struct CompressionStep: Codable, Equatable, Sendable {
     /// `original`, `prune 1/2`, `dwpw`, `int8 (minmax)`, ...
     public var name: String
-    /// `start`, `prune`, `rewrite`, `quantize`.
-    public var phase: String
+    /// The phase that made it (`start`, `prune`, `rewrite`, `finetune`, `quantize`; a separate
+    /// teacher's row: `teacher`).
+    public var phase: CompressionPhase
     /// `f32` or `int8`.
     public var precision: String
     public var figures: ModelFigures
@@ -25,6 +26,12 @@ public struct CompressionStep: Codable, Equatable, Sendable {
     public var parameters: Int { figures.parameters }
     /// Validation accuracy if measured, else test.
     public var selectionAccuracy: Double? { validationAccuracy ?? testAccuracy }
+}
+
+/// The phases of a compression, in the order they run (``CompressionPipeline/phases`` says
+/// which a configuration has).
+public enum CompressionPhase: String, Codable, CaseIterable, Sendable {
+    case teacher, start, sensitivity, allocate, prune, rewrite, finetune, quantize, export
 }
 
 /// One phase's training curve (a teacher's training, a step's fine-tuning).
@@ -45,7 +52,7 @@ public struct LayerWidth: Codable, Equatable, Sendable {
 public struct CompressionState: Codable, Sendable {
     public var configuration: CompressionConfiguration
     /// Phases finished, in order.
-    public var finished: [String] = []
+    public var finished: [CompressionPhase] = []
     public var steps: [CompressionStep] = []
     /// Whether the teacher is a model of its own (`--teacher FILE`), measured in ``teacher``;
     /// otherwise the starting model is the teacher.
