@@ -376,6 +376,15 @@ final class CompressionPipelineTests: XCTestCase {
         XCTAssertEqual(state.steps.map(\.name), ["start (teacher)", "int8 (minmax)"])
         XCTAssertEqual(state.allocation?.ratios, [:])
         XCTAssertTrue(notes.contains { $0.contains("nothing is pruned") }, "\(notes)")
+
+        // A latency target is allocated on MACs and checked on the measured latency of the
+        // final (int8) form; one far above the start's is met without pruning.
+        c.target = .latency(milliseconds: 1000)
+        let timed = try CompressionPipeline(model: try model(), directory: temporary(), configuration: c, trainingSet: train, testSet: test)
+        timed.onEvent = { if case let .note(text) = $0 { notes.append(text) } }
+        let latency = try timed.run()
+        XCTAssertEqual(latency.targetMet, true, latency.outcome ?? "")
+        XCTAssertTrue(notes.contains { $0.hasPrefix("allocation 1: MACs") && $0.contains("-> latency") }, "\(notes)")
     }
 
     func testUnreachableTargetsAndUnusableModelsAreRefused() throws {
