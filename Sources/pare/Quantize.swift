@@ -29,7 +29,18 @@ extension Pare {
                 vpmaddubsw adds two u8 x s8 products into a saturating 16-bit lane, which 8-bit \
                 weights can overflow (onnxruntime's reduce_range does the same).
 
-                Quantisation-aware training: --qat-epochs E (with --data) then fine-tunes the model                 for E epochs with the int8 rounding in its forward pass, starting from the                 calibrated ranges (batch norms folded first, so the forward is the int8                 model's): weights fake-quantised per output channel, activations per tensor at                 the points above with moving-average ranges (momentum 0.01 of each batch's                 minimum and maximum), the straight-through estimator in the backward pass. SGD                 (momentum 0.9, no weight decay, cosine schedule) at --qat-lr, batches and                 augmentation of the checkpoint's run; the best epoch (by the run's validation                 split, else the test split) becomes the int8 file. It prints each epoch as                 `pare train` does, and the test accuracy of the post-training int8 model and of                 the int8 file written. --qat-run DIR keeps the run (resumable with `pare train                 --resume DIR`); without it the run lives in a temporary folder.
+                Quantisation-aware training: --qat-epochs E (with --data) then fine-tunes the model \
+                for E epochs with the int8 rounding in its forward pass, starting from the \
+                calibrated ranges (batch norms folded first, so the forward is the int8 \
+                model's): weights fake-quantised per output channel, activations per tensor at \
+                the points above with moving-average ranges (momentum 0.01 of each batch's \
+                minimum and maximum), the straight-through estimator in the backward pass. SGD \
+                (momentum 0.9, no weight decay, cosine schedule) at --qat-lr, batches and \
+                augmentation of the checkpoint's run; the best epoch (by the run's validation \
+                split, else the test split) becomes the int8 file. It prints each epoch as \
+                `pare train` does, and the test accuracy of the post-training int8 model and of \
+                the int8 file written. --qat-run DIR keeps the run (resumable with `pare train \
+                --resume DIR`); without it the run lives in a temporary folder.
 
                 Examples:
                   pare quantize run/best.safetensors --out m-int8.safetensors --eval
@@ -58,7 +69,7 @@ extension Pare {
         @Option(help: ArgumentHelp("Quantisation-aware training: fine-tune with fake quantisation for this many epochs after calibrating (needs --data; 0: none).",
                                    valueName: "E"))
         var qatEpochs: Int?
-        @Option(help: "Learning rate of quantisation-aware training (SGD, cosine).") var qatLr: Float = 1e-3
+        @Option(help: "Learning rate of quantisation-aware training (SGD, cosine): small, the model is trained already.") var qatLr: Float = 1e-4
         @Option(help: ArgumentHelp("Run directory of quantisation-aware training, kept (default: a temporary one).", valueName: "dir"))
         var qatRun: String?
         @Flag(help: ArgumentHelp("Calibrate on seeded random images instead of data (for latency measurements: the accuracy of such a model means nothing).",

@@ -33,11 +33,12 @@ extension Pare {
                 sets the starting ranges, and the folded model trains with the int8 model's \
                 rounding in its forward pass (per-channel weights at --weight-bits, per-tensor \
                 activations with moving-average ranges) and the straight-through estimator in \
-                its backward pass. Defaults change to fine-tuning: 2 epochs, lr 0.001, weight \
+                its backward pass. Defaults change to fine-tuning: 2 epochs, lr 0.0001, weight \
                 decay 0 (any given option wins). The checkpoints hold the folded f32 weights and \
                 the ranges (--resume continues such a run as one, --qat or not); at the end \
                 --out also gets int8.safetensors, the int8 model of best.safetensors (the same \
-                file as `pare quantize` writes), whose test accuracy is printed.
+                file as `pare quantize` writes), whose test accuracy is printed (with --json the \
+                run's summary comes under "training" and the int8 file under "int8").
                 """)
 
         static let defaults = TrainingConfiguration()
@@ -100,7 +101,7 @@ extension Pare {
                 base.normalization = spec.defaultNormalization
                 if qat {
                     base.epochs = 2
-                    base.learningRate = 1e-3
+                    base.learningRate = 1e-4
                     base.weightDecay = 0
                 }
                 var configuration = try apply(to: base, spec: spec)

@@ -141,7 +141,7 @@ final class QuantizationAwareCommandTests: XCTestCase {
 
     func testQuantizeWithQuantizationAwareEpochsAndTrainWithQAT() throws {
         let data = try writeQuadrantMNIST(in: scratch.appendingPathComponent("data"), train: 256, test: 64)
-        var (status, output) = try runPare(["train", "smallcnn", "--data", data, "--epochs", "2", "--batch", "32", "--optimizer", "adam",
+        var (status, output) = try runPare(["train", "smallcnn", "--data", data, "--epochs", "3", "--batch", "32", "--optimizer", "adam",
                                             "--lr", "0.002", "--threads", "1", "--out", path("t")])
         XCTAssertEqual(status, 0, output)
         let model = path("t/best.safetensors")
@@ -161,14 +161,14 @@ final class QuantizationAwareCommandTests: XCTestCase {
         XCTAssertEqual(status, 0, output)
 
         // JSON: the report, with the QAT figures, measured on the file written.
-        (status, output) = try runPare(["quantize", model, "--data", data, "--qat-epochs", "1", "--qat-lr", "0.0005",
+        (status, output) = try runPare(["quantize", model, "--data", data, "--qat-epochs", "1", "--qat-lr", "0.00005",
                                         "--calibration-batches", "4", "--batch", "16", "--threads", "1", "--eval",
                                         "--out", path("q2.safetensors"), "--json"])
         XCTAssertEqual(status, 0, output)
         let report = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any], output)
         let qat = try XCTUnwrap(report["qat"] as? [String: Any], output)
         XCTAssertEqual(qat["epochs"] as? Int, 1)
-        XCTAssertEqual(qat["learningRate"] as? Double ?? 0, 0.0005, accuracy: 1e-9)
+        XCTAssertEqual(qat["learningRate"] as? Double ?? 0, 0.00005, accuracy: 1e-9)
         let before = try XCTUnwrap(report["testAccuracyBefore"] as? Double), after = try XCTUnwrap(report["testAccuracyAfter"] as? Double)
         XCTAssertGreaterThan(before, 0.8, output)
         XCTAssertLessThan(abs(after - before), 0.05, output)
@@ -200,7 +200,7 @@ final class QuantizationAwareCommandTests: XCTestCase {
         (status, output) = try runPare(["quantize", model, "--qat-epochs", "1", "--out", path("x.safetensors")])
         XCTAssertNotEqual(status, 0)
         XCTAssertTrue(output.contains("--qat-epochs trains on data: give --data"), output)
-        (status, output) = try runPare(["quantize", model, "--data", data, "--qat-epochs", "-1", "--out", path("x.safetensors")])
+        (status, output) = try runPare(["quantize", model, "--data", data, "--qat-epochs=-1", "--out", path("x.safetensors")])
         XCTAssertNotEqual(status, 0)
         XCTAssertTrue(output.contains("--qat-epochs must not be negative"), output)
         (status, output) = try runPare(["quantize", model, "--data", data, "--qat-epochs", "1", "--qat-lr", "0", "--out", path("x.safetensors")])

@@ -1,8 +1,8 @@
 /// Where a quantisation-aware training run rounds values as its int8 model will: the
 /// convolutions and linear layers whose weights are fake-quantised per output channel, and the
 /// nodes whose outputs are fake-quantised per tensor (the points that post-training
-/// quantisation stores in 8 bits). Part of a ``TrainingConfiguration``-like settings value:
-/// it names nodes, holds no tensors, and is the same for the whole run.
+/// quantisation stores in 8 bits). A run's `TrainingConfiguration` holds it: it names nodes,
+/// holds no tensors, and stays the same for the whole run (the ranges are ``FakeQuantization``'s).
 public struct FakeQuantizationPlan: Codable, Hashable, Sendable {
     /// A convolution or linear layer whose weights the forward pass reads fake-quantised:
     /// symmetric per output channel at `bits` (``WeightQuantization``), the scale the largest
