@@ -230,6 +230,9 @@ func describeSettings(_ c: TrainingConfiguration) -> String {
     settings += ", augment \(c.augmentation), label smoothing \(c.labelSmoothing), \(c.threads) thread(s), seed \(c.seed)"
     if c.validationFraction > 0 { settings += ", validation fraction \(c.validationFraction)" }
     for phase in c.laterPhases { settings += "; then \(phase)" }
+    if let plan = c.fakeQuantization {
+        settings += "; quantisation-aware: \(plan.weights.count) layers' weights and \(plan.activations.count) activations fake-quantised"
+    }
     return settings
 }
 
