@@ -22,16 +22,20 @@ public struct EvaluationResult: Codable, Equatable, Sendable {
 ///
 /// Executors are made per batch size and kept: one for full batches and one for the last,
 /// smaller batch. Each ``evaluate(_:transforms:)`` first re-reads the graph's parameters,
-/// so it sees the current weights of a graph that is being trained.
+/// so it sees the current weights of a graph that is being trained. With a
+/// ``FakeQuantization`` the graph runs fake-quantised at its current ranges (a
+/// quantisation-aware run's validation).
 public final class Evaluator {
     public let graph: Graph
     public let batchSize: Int
     public let threads: Int
+    public let fakeQuantization: FakeQuantization?
     private var executors: [Int: DNNLExecutor] = [:]
 
-    public init(graph: Graph, batchSize: Int, threads: Int) {
+    public init(graph: Graph, batchSize: Int, threads: Int, fakeQuantization: FakeQuantization? = nil) {
         precondition(batchSize > 0 && threads > 0, "Evaluator needs a positive batch size and thread count")
         self.graph = graph
+        self.fakeQuantization = fakeQuantization
         self.batchSize = batchSize
         self.threads = threads
     }
@@ -75,7 +79,7 @@ public final class Evaluator {
     private func executor(batch: Int) throws -> DNNLExecutor {
         if let existing = executors[batch] { return existing }
         let created = try DNNLExecutor(graph: graph, batchSize: batch, mode: .inference,
-                                       configuration: ExecutorConfiguration(threads: threads))
+                                       configuration: ExecutorConfiguration(threads: threads), fakeQuantization: fakeQuantization)
         executors[batch] = created
         return created
     }

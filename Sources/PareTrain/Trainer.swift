@@ -32,6 +32,11 @@ import PareIO
 /// it with ``TrainingError/nonFiniteGradient(step:norm:)``; NaN weights or running statistics
 /// found after an epoch with ``TrainerError/nonFiniteParameters(epoch:names:)``. Either way
 /// nothing of that epoch is saved, and `last.safetensors` still holds the last good epoch.
+///
+/// With ``TrainingConfiguration/fakeQuantization`` the run is quantisation-aware: training
+/// and evaluation executors run fake-quantised (``FakeQuantization``), the activation ranges
+/// move with every training batch, and both checkpoints hold the ranges of their epoch
+/// (tensors named ``FakeQuantization/statePrefix`` + node, beside the optimizer state).
 public final class Trainer {
     public let configuration: TrainingConfiguration
     public let directory: RunDirectory
@@ -41,6 +46,9 @@ public final class Trainer {
     public private(set) var optimizer: any Optimizer
     /// What the run minimises (cross-entropy unless distilling).
     public let objective: any TrainingObjective
+    /// A quantisation-aware run's fake quantisation (its plan is the configuration's): the
+    /// activation ranges, saved in every checkpoint beside the optimizer state.
+    public let fakeQuantization: FakeQuantization?
     /// Where the run stands: what the last checkpoint holds, once an epoch is saved.
     public private(set) var state: TrainingCheckpoint
     /// Called on the training thread as the run progresses.
@@ -48,7 +56,8 @@ public final class Trainer {
 
     private let trainLoader: DataLoader
     private let validationSet: (any Dataset)?
-    private let testSet: (any Dataset)?
+    /// The test set given (evaluated after every epoch).
+    public let testSet: (any Dataset)?
     private let evaluationTransforms: [any Transform]
     private let evaluator: Evaluator
     private let accumulator: GradientAccumulator?
@@ -129,13 +138,21 @@ public final class Trainer {
         self.configuration = configuration
         self.directory = directory
         self.graph = graph
+        if let plan = configuration.fakeQuantization {
+            let restored = try resuming.map { try FakeQuantization(plan: plan, restoring: $0.optimizerState) }
+            fakeQuantization = try restored ?? FakeQuantization(plan: plan)
+            try fakeQuantization!.validate(for: graph)
+        } else {
+            fakeQuantization = nil
+        }
         self.testSet = testSet
         let pipeline = try AugmentationList(parsing: configuration.augmentation)
             .pipeline(sampleShape: training.sampleShape, normalize: configuration.normalization)
         trainLoader = DataLoader(training, batchSize: configuration.batchSize, shuffle: true, seed: configuration.seed,
                                  dropLast: true, transforms: [pipeline])
         evaluationTransforms = configuration.normalization.map { [$0] } ?? []
-        evaluator = Evaluator(graph: graph, batchSize: configuration.batchSize, threads: configuration.threads)
+        evaluator = Evaluator(graph: graph, batchSize: configuration.batchSize, threads: configuration.threads,
+                              fakeQuantization: fakeQuantization)
         // A resumed run's saved optimizer state belongs to the phase of its last epoch.
         optimizerPhase = configuration.phase(ofEpoch: max((resuming?.state.completedEpochs ?? 0) - 1, 0)).index
         let phaseSettings = configuration.phaseSettings(optimizerPhase)
@@ -148,7 +165,7 @@ public final class Trainer {
             guard differences.isEmpty else {
                 throw TrainerError.resumeMismatch(file: directory.last.path, differences: differences)
             }
-            try optimizer.loadState(resuming.optimizerState)
+            try optimizer.loadState(resuming.optimizerState.filter { !$0.key.hasPrefix(FakeQuantization.statePrefix) })
             state = resuming.state
         } else {
             state = TrainingCheckpoint(completedEpochs: 0, steps: 0, configuration: configuration,
@@ -185,7 +202,7 @@ public final class Trainer {
         let executorConfiguration = ExecutorConfiguration(threads: configuration.threads,
                                                           seed: Self.dropoutSeed(configuration.seed, epoch: epoch))
         let executor = try DNNLExecutor(graph: graph, batchSize: configuration.batchSize, mode: .training,
-                                        configuration: executorConfiguration)
+                                        configuration: executorConfiguration, fakeQuantization: fakeQuantization)
         let batches = trainLoader.epoch(epoch)
         let stepsPerEpoch = Self.optimizerSteps(batches: batches.count, accumulation: configuration.accumulationSteps)
         // Every epoch has the same steps, so a phase starting at epoch e starts at step e * stepsPerEpoch.
@@ -274,8 +291,9 @@ public final class Trainer {
     /// Writes the epoch's files. `last.safetensors` is the commit point and goes after
     /// `best`: a run killed in between redoes the epoch and rewrites `best` identically.
     private func save(isBest: Bool) throws {
-        if isBest { try state.file(graph: graph, optimizerState: [:]).write(to: directory.best) }
-        try state.file(graph: graph, optimizerState: optimizer.stateTensors()).write(to: directory.last)
+        let ranges = fakeQuantization?.stateTensors ?? [:]
+        if isBest { try state.file(graph: graph, optimizerState: ranges).write(to: directory.best) }
+        try state.file(graph: graph, optimizerState: optimizer.stateTensors().merging(ranges) { a, _ in a }).write(to: directory.last)
         try writeAtomically(Data(EpochMetrics.csv(state.history).utf8), to: directory.metrics)
         try writeAtomically(try TrainingCheckpoint.encoder(pretty: true).encode(summary), to: directory.summary)
     }

@@ -54,6 +54,12 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     /// Phases after the first, each with its own optimizer, rate and schedule
     /// (``TrainingPhase``: AdamW then SGD); empty for a run of one phase.
     public var laterPhases: [TrainingPhase] = []
+    /// Quantisation-aware training: the model (an f32 graph with its batch norms folded) is
+    /// trained with these weights and activations fake-quantised in the forward pass and the
+    /// straight-through estimator in the backward pass, and evaluated the same way
+    /// (``FakeQuantization``; `QuantizationAwareTraining` in PareCompress makes the plan and
+    /// turns the result into an int8 model). `nil`: plain f32 training.
+    public var fakeQuantization: FakeQuantizationPlan?
     /// Free-form facts about the run (the command line records the model and data set).
     public var notes: [String: String] = [:]
 
@@ -169,6 +175,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         normalizationStd = try value(.normalizationStd, d.normalizationStd)
         validationFraction = try value(.validationFraction, d.validationFraction)
         laterPhases = try value(.laterPhases, d.laterPhases)
+        fakeQuantization = try container.decodeIfPresent(FakeQuantizationPlan.self, forKey: .fakeQuantization)
         notes = try value(.notes, d.notes)
     }
 }

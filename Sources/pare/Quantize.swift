@@ -29,8 +29,22 @@ extension Pare {
                 vpmaddubsw adds two u8 x s8 products into a saturating 16-bit lane, which 8-bit \
                 weights can overflow (onnxruntime's reduce_range does the same).
 
+                Quantisation-aware training: --qat-epochs E (with --data) then fine-tunes the model \
+                for E epochs with the int8 rounding in its forward pass, starting from the \
+                calibrated ranges (batch norms folded first, so the forward is the int8 \
+                model's): weights fake-quantised per output channel, activations per tensor at \
+                the points above with moving-average ranges (momentum 0.01 of each batch's \
+                minimum and maximum), the straight-through estimator in the backward pass. SGD \
+                (momentum 0.9, no weight decay, cosine schedule) at --qat-lr, batches and \
+                augmentation of the checkpoint's run; the best epoch (by the run's validation \
+                split, else the test split) becomes the int8 file. It prints each epoch as \
+                `pare train` does, and the test accuracy of the post-training int8 model and of \
+                the int8 file written. --qat-run DIR keeps the run (resumable with `pare train \
+                --resume DIR`); without it the run lives in a temporary folder.
+
                 Examples:
                   pare quantize run/best.safetensors --out m-int8.safetensors --eval
+                  pare quantize run/best.safetensors --data fashion-mnist --qat-epochs 1 --out m-qat.safetensors --eval
                   pare quantize m.safetensors --data fashion-mnist --method entropy --keep-fp32 conv1,fc --out q.safetensors
                 """)
 
@@ -52,6 +66,12 @@ extension Pare {
                                    valueName: "fp16|bf16"))
         var weights: String?
         @Flag(help: "Also evaluate the f32 and the int8 model on the test split.") var eval = false
+        @Option(help: ArgumentHelp("Quantisation-aware training: fine-tune with fake quantisation for this many epochs after calibrating (needs --data; 0: none).",
+                                   valueName: "E"))
+        var qatEpochs: Int?
+        @Option(help: "Learning rate of quantisation-aware training (SGD, cosine): small, the model is trained already.") var qatLr: Float = 1e-4
+        @Option(help: ArgumentHelp("Run directory of quantisation-aware training, kept (default: a temporary one).", valueName: "dir"))
+        var qatRun: String?
         @Flag(help: ArgumentHelp("Calibrate on seeded random images instead of data (for latency measurements: the accuracy of such a model means nothing).",
                                  discussion: "MODEL may then be a zoo name (random weights, --seed)."))
         var synthetic = false
@@ -67,6 +87,15 @@ extension Pare {
             if synthetic && (eval || data != nil) { throw ValidationError("--synthetic calibrates without data: drop --data and --eval") }
             if let weights, !["fp16", "bf16"].contains(weights) { throw ValidationError("--weights must be fp16 or bf16, got '\(weights)'") }
             if weights != nil && synthetic { throw ValidationError("--weights needs no calibration: drop --synthetic") }
+            if let qatEpochs {
+                guard qatEpochs >= 0 else { throw ValidationError("--qat-epochs must not be negative, got \(qatEpochs)") }
+                guard data != nil else {
+                    throw ValidationError("--qat-epochs trains on data: give --data (its training split fine-tunes, its test split measures)")
+                }
+                if synthetic || weights != nil { throw ValidationError("--qat-epochs trains an int8 model: drop --synthetic and --weights") }
+            }
+            guard qatLr > 0, qatLr.isFinite else { throw ValidationError("--qat-lr must be positive, got \(qatLr)") }
+            if qatRun != nil && (qatEpochs ?? 0) == 0 { throw ValidationError("--qat-run needs --qat-epochs") }
         }
 
         struct Report: Encodable {
@@ -80,6 +109,18 @@ extension Pare {
             var fileRatio: Double
             var testAccuracyBefore: Double?
             var testAccuracyAfter: Double?
+            var qat: QATReport?
+        }
+
+        /// What quantisation-aware training did.
+        struct QATReport: Encodable {
+            var epochs: Int
+            var learningRate: Float
+            var runDirectory: String?
+            /// Test accuracy of the post-training int8 model it started from, and of the int8 file written.
+            var postTrainingTestAccuracy: Double
+            var testAccuracy: Double
+            var training: TrainingSummary
         }
 
         func run() throws {
@@ -122,6 +163,10 @@ extension Pare {
             }()
             let features = CPUFeatures.current()
             let bits = weightBits ?? features.int8WeightBits
+            if let qatEpochs, qatEpochs > 0 {
+                return try runQuantizationAware(graph, checkpoint: checkpoint, source: source, train: train, batches: batches,
+                                                bits: bits, epochs: qatEpochs, outURL: outURL, isa: features.isa)
+            }
             let (quantized, report) = try quantize(graph, batches: batches, bits: bits)
             var result = quantized
             result.metadata["quantize"] = CommandLine.arguments.dropFirst().joined(separator: " ")
@@ -168,22 +213,114 @@ extension Pare {
             }
         }
 
-        /// Post-training quantisation with the command's settings, showing progress.
-        func quantize(_ graph: Graph, batches: [Tensor], bits: Int) throws -> (Graph, QuantizationReport) {
-            let settings = QuantizationSettings(method: try CalibrationMethod(parsing: method), weightBits: bits,
-                                                keepFloat: keepFloat.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } } ?? [],
-                                                threads: threads)
+        /// The post-training settings the command's options say.
+        func settings(bits: Int) throws -> QuantizationSettings {
+            QuantizationSettings(method: try CalibrationMethod(parsing: method), weightBits: bits,
+                                 keepFloat: keepFloat.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } } ?? [],
+                                 threads: threads)
+        }
+
+        /// Runs `body` with a calibration progress line (on a terminal); quantisation errors
+        /// become command errors.
+        func calibrating<T>(_ count: Int, _ body: ((Int, Int, Int) -> Void) throws -> T) throws -> T {
             let terminal = isatty(STDERR_FILENO) != 0 && !json
             defer { if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) } }
             do {
-                return try PostTrainingQuantizer(settings: settings).quantize(graph, calibration: batches) { pass, k, passes in
+                return try body { pass, k, passes in
                     if terminal {
-                        FileHandle.standardError.write(Data("\rcalibrating: pass \(pass)/\(passes), batch \(k + 1)/\(batches.count)".utf8))
+                        FileHandle.standardError.write(Data("\rcalibrating: pass \(pass)/\(passes), batch \(k + 1)/\(count)".utf8))
                     }
                 }
             } catch let error as QuantizationError {
                 throw CommandError("\(error)")
             }
+        }
+
+        /// Post-training quantisation with the command's settings, showing progress.
+        func quantize(_ graph: Graph, batches: [Tensor], bits: Int) throws -> (Graph, QuantizationReport) {
+            let quantizer = PostTrainingQuantizer(settings: try settings(bits: bits))
+            return try calibrating(batches.count) { try quantizer.quantize(graph, calibration: batches, progress: $0) }
+        }
+
+        /// `--qat-epochs E`: calibration, then E epochs of quantisation-aware training (a run of
+        /// the ordinary trainer), then the int8 file of its best epoch.
+        func runQuantizationAware(_ graph: Graph, checkpoint: TrainingCheckpoint?, source: CheckpointData, train: any Dataset,
+                                  batches: [Tensor], bits: Int, epochs: Int, outURL: URL, isa: String) throws {
+            let qat = QuantizationAwareTraining(settings: try settings(bits: bits))
+            let start = try calibrating(batches.count) { try qat.prepare(graph, calibration: batches, progress: $0) }
+            let test = try source.open(.test, quiet: json)
+            let transforms = source.transforms
+            let postTrainingAccuracy = try Evaluator(graph: start.postTraining, batchSize: 256, threads: threads)
+                .evaluate(test, transforms: transforms).top1
+            if !json {
+                print("\(model): \(start.report.int8Layers) int8 layers, \(start.report.method) calibration on "
+                      + "\(start.report.calibrationSamples) training images, \(bits)-bit per-channel weights (\(isa))")
+                print(String(format: "post-training int8 test accuracy %.2f%%; quantisation-aware training for %d epoch(s) at lr %g",
+                             postTrainingAccuracy * 100, epochs, qatLr))
+            }
+            // The checkpoint's run (batches, augmentation, normalisation, validation split),
+            // re-aimed at fine-tuning.
+            var configuration = checkpoint?.configuration ?? TrainingConfiguration()
+            configuration.normalization = source.normalization
+            configuration.epochs = epochs
+            configuration.learningRate = qatLr
+            configuration.optimizer = .sgd
+            configuration.momentum = 0.9
+            configuration.nesterov = false
+            configuration.weightDecay = 0
+            configuration.schedule = "cosine"
+            configuration.warmupSteps = 0
+            configuration.laterPhases = []
+            configuration.accumulationSteps = 1
+            configuration.bnSparsity = 0
+            configuration.threads = threads
+            configuration.seed = seed
+            configuration.fakeQuantization = start.plan
+            configuration.notes = ["model": model, "data": source.text, "qat": "pare quantize --qat-epochs"]
+            let temporary = qatRun == nil
+            let runURL = qatRun.map { URL(fileURLWithPath: $0) }
+                ?? FileManager.default.temporaryDirectory.appendingPathComponent("pare-qat-\(UUID().uuidString)")
+            defer { if temporary { try? FileManager.default.removeItem(at: runURL) } }
+            let trainer = try Trainer(graph: start.graph, trainingSet: train, testSet: test, configuration: configuration,
+                                      directory: runURL)
+            if !json { trainer.onEvent = TrainingDisplay(logEvery: 100).handle }
+            let summary = try runReportingStops(trainer)
+            var (result, report) = try QuantizationAwareTraining.convert(checkpoint: trainer.directory.best)
+            result.metadata["quantize"] = CommandLine.arguments.dropFirst().joined(separator: " ")
+            if let checkpoint {
+                try checkpoint.file(graph: result, optimizerState: [:]).write(to: outURL)
+            } else {
+                try ModelFile.save(result, to: outURL)
+            }
+            let before = try ModelFile.encodedByteCount(graph)
+            let after = (try FileManager.default.attributesOfItem(atPath: outURL.path)[.size] as? Int) ?? 0
+            // Measured on the file written: the int8 artefact itself.
+            let written = try ModelFile.load(from: outURL)
+            let accuracy = try Evaluator(graph: written, batchSize: 256, threads: threads).evaluate(test, transforms: transforms).top1
+            let floatAccuracy = eval ? try Evaluator(graph: graph, batchSize: 256, threads: threads).evaluate(test, transforms: transforms).top1 : nil
+            report.foldedBatchNorms = start.report.foldedBatchNorms
+            report.calibrationBatches = start.report.calibrationBatches
+            report.calibrationSamples = start.report.calibrationSamples
+            let output = Report(model: model, out: out, data: source.text, isa: isa, quantization: report,
+                                fileBytesBefore: before, fileBytesAfter: after, fileRatio: Double(after) / Double(max(before, 1)),
+                                testAccuracyBefore: floatAccuracy, testAccuracyAfter: accuracy,
+                                qat: QATReport(epochs: epochs, learningRate: qatLr, runDirectory: temporary ? nil : runURL.path,
+                                               postTrainingTestAccuracy: postTrainingAccuracy, testAccuracy: accuracy,
+                                               training: summary))
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+                encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+                print(String(decoding: try encoder.encode(output), as: UTF8.self))
+                return
+            }
+            print("\(model) -> \(out): int8 after \(epochs) epoch(s) of quantisation-aware training (best epoch \(summary.bestEpoch ?? 0))")
+            print(String(format: "file: %@ -> %@ bytes (%.3f of the f32 file)", groupedDigits(before), groupedDigits(after),
+                         output.fileRatio))
+            if let floatAccuracy { print(String(format: "test accuracy: f32 %.2f%%", floatAccuracy * 100)) }
+            print(String(format: "test accuracy: post-training int8 %.2f%%, quantisation-aware int8 %.2f%% (%+.2f points)",
+                         postTrainingAccuracy * 100, accuracy * 100, (accuracy - postTrainingAccuracy) * 100))
+            if !temporary { print("run kept in \(runURL.path) (pare train --resume \(runURL.path) continues it)") }
         }
 
         /// `--weights fp16|bf16`: the same model with its f32 tensors stored at half size.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PareAnalysis
 import PareCompress
 import PareCore
 import PareData
@@ -26,6 +27,19 @@ extension Pare {
                 may differ from the saved settings; other options may be repeated but must match.
 
                 A NaN or infinite loss stops the run; last.safetensors keeps the last good epoch.
+
+                --qat: quantisation-aware fine-tuning of a trained f32 MODEL file (not a zoo \
+                name). Its batch norms are folded into the convolutions, post-training \
+                calibration (minmax, --calibration-batches seeded batches of the training split) \
+                sets the starting ranges, and the folded model trains with the int8 model's \
+                rounding in its forward pass (per-channel weights at --weight-bits, per-tensor \
+                activations with moving-average ranges) and the straight-through estimator in \
+                its backward pass. Defaults change to fine-tuning: 2 epochs, lr 0.0001, weight \
+                decay 0 (any given option wins). The checkpoints hold the folded f32 weights and \
+                the ranges (--resume continues such a run as one, --qat or not); at the end \
+                --out also gets int8.safetensors, the int8 model of best.safetensors (the same \
+                file as `pare quantize` writes), whose test accuracy is printed (with --json the \
+                run's summary comes under "training" and the int8 file under "int8").
                 """)
 
         static let defaults = TrainingConfiguration()
@@ -43,6 +57,10 @@ extension Pare {
         var widthMultiplier: Double?
         @OptionGroup var training: TrainingOptions
         @OptionGroup var folderOptions: ImageFolderOptions
+        @Flag(help: "Quantisation-aware fine-tuning of a trained f32 model file; writes int8.safetensors at the end (see above).")
+        var qat = false
+        @Option(help: "With --qat: calibration batches (of --batch images) that set the starting ranges.") var calibrationBatches = 16
+        @Option(help: "With --qat: weight bits, 8 or 7 (default: 8 with VNNI, else 7).") var weightBits: Int?
         @Option(help: "Without a terminal, print a progress line every this many batches.") var logEvery = 100
         @Flag(help: "Print the final summary as JSON.") var json = false
 
@@ -55,6 +73,10 @@ extension Pare {
                 throw ValidationError("--out must be the --resume directory (or left out)")
             }
             guard logEvery > 0 else { throw ValidationError("--log-every must be positive") }
+            if let epochs, epochs < 0 { throw ValidationError("--epochs must not be negative, got \(epochs)") }
+            guard calibrationBatches > 0 else { throw ValidationError("--calibration-batches must be positive") }
+            if let weightBits, weightBits != 7 && weightBits != 8 { throw ValidationError("--weight-bits must be 7 or 8") }
+            if !qat && resume == nil && weightBits != nil { throw ValidationError("--weight-bits needs --qat") }
         }
 
         func run() throws {
@@ -65,6 +87,9 @@ extension Pare {
                 if let model, model != notes["model"] { throw CommandError("the run in \(resume) trained \(notes["model"] ?? "?"), not \(model)") }
                 var configuration = try apply(to: resumed.saved.configuration, spec: resumed.spec)
                 configuration.notes["data"] = resumed.dataText
+                if qat && configuration.fakeQuantization == nil {
+                    throw CommandError("the run in \(resume) is not quantisation-aware; --qat starts a new run from a trained model")
+                }
                 trainer = try Trainer(resuming: resumed.directory, trainingSet: resumed.train, testSet: resumed.test,
                                       configuration: configuration)
                 if !json {
@@ -75,6 +100,11 @@ extension Pare {
                 let (train, test, spec) = try openData(data!, size: size, skip: folderOptions.skipBadImages)
                 var base = Self.defaults
                 base.normalization = spec.defaultNormalization
+                if qat {
+                    base.epochs = 2
+                    base.learningRate = 1e-4
+                    base.weightDecay = 0
+                }
                 var configuration = try apply(to: base, spec: spec)
                 configuration.notes = ["model": model!, "data": data!]
                 if case .folder = spec {
@@ -82,10 +112,24 @@ extension Pare {
                     if folderOptions.skipBadImages { configuration.notes["skip-bad-images"] = "true" }
                 }
                 let reference = ModelReference(text: model!)
-                let graph = try reference.isFile
+                if qat && !reference.isFile {
+                    throw CommandError("--qat fine-tunes a trained f32 model: give its .safetensors file, not the zoo name '\(model!)' (train it first)")
+                }
+                var graph = try reference.isFile
                     ? reference.graph(input: nil, classes: nil, withParameters: true, widthMultiplier: widthMultiplier)
                     : reference.graph(input: train.sampleShape, classes: train.classes, withParameters: true,
                                       seed: configuration.seed, widthMultiplier: widthMultiplier)
+                if qat {
+                    let start = try prepareQuantizationAware(graph, train: train, configuration: configuration)
+                    graph = start.graph
+                    configuration.fakeQuantization = start.plan
+                    configuration.notes["qat"] = "pare train --qat"
+                    if !json {
+                        print(String(format: "quantisation-aware: %d batch norms folded, %d int8 layers at %d-bit weights, "
+                                     + "ranges calibrated on %d training images", start.report.foldedBatchNorms.count,
+                                     start.report.int8Layers, start.report.weightBits, start.report.calibrationSamples))
+                    }
+                }
                 trainer = try Trainer(graph: graph, trainingSet: train, testSet: test, configuration: configuration,
                                       directory: URL(fileURLWithPath: out!))
                 if !json { printHeader(trainer, train: train, test: test) }
@@ -97,13 +141,66 @@ extension Pare {
                 if case .epochFinished = event { try? writeCurves(trainer.state.history, to: directory) }
             }
             let summary = try runReportingStops(trainer)
+            let int8 = try trainer.configuration.fakeQuantization == nil ? nil : writeInt8(trainer)
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                print(String(decoding: try encoder.encode(summary), as: UTF8.self))
+                if let int8 {
+                    struct Output: Encodable { var training: TrainingSummary, int8: Int8Model }
+                    print(String(decoding: try encoder.encode(Output(training: summary, int8: int8)), as: UTF8.self))
+                } else {
+                    print(String(decoding: try encoder.encode(summary), as: UTF8.self))
+                }
             } else {
-                printTrainingFooter(summary, directory: trainer.directory)
+                printTrainingFooter(summary, directory: trainer.directory, extraFiles: int8 == nil ? [] : ["int8.safetensors"])
+                if let int8, let accuracy = int8.testAccuracy {
+                    print(String(format: "int8 model of the best epoch: test accuracy %.2f%% (%@)", accuracy * 100, int8.file))
+                }
             }
+        }
+
+        /// The int8 model a quantisation-aware run wrote.
+        struct Int8Model: Encodable {
+            var file: String
+            var int8Layers: Int
+            var weightBits: Int
+            var testAccuracy: Double?
+        }
+
+        /// `--qat` on a new run: folds, calibrates and plans (``QuantizationAwareTraining``).
+        func prepareQuantizationAware(_ graph: Graph, train: any Dataset,
+                                      configuration: TrainingConfiguration) throws -> QuantizationAwareTraining.Preparation {
+            if let node = graph.nodes.first(where: { $0.quantization != nil }) {
+                throw CommandError("\(model!) is already quantised (node '\(node.name)' is int8); --qat fine-tunes the f32 model it came from")
+            }
+            let loader = DataLoader(train, batchSize: configuration.batchSize, shuffle: true, seed: configuration.seed,
+                                    transforms: configuration.normalization.map { [$0] } ?? [])
+            let epoch = loader.epoch(0)
+            var batches: [Tensor] = []
+            while batches.count < calibrationBatches, let next = try epoch.next() { batches.append(next.images) }
+            let settings = QuantizationSettings(weightBits: weightBits ?? CPUFeatures.current().int8WeightBits,
+                                                threads: configuration.threads)
+            do {
+                return try QuantizationAwareTraining(settings: settings).prepare(graph, calibration: batches)
+            } catch let error as QuantizationError {
+                throw CommandError("\(error)")
+            }
+        }
+
+        /// Converts the run's best checkpoint to `int8.safetensors` in its directory and
+        /// measures that file on the test set, if there is one.
+        func writeInt8(_ trainer: Trainer) throws -> Int8Model {
+            let url = trainer.directory.url.appendingPathComponent("int8.safetensors")
+            var (result, report) = try QuantizationAwareTraining.convert(checkpoint: trainer.directory.best)
+            result.metadata["train"] = CommandLine.arguments.dropFirst().joined(separator: " ")
+            try trainer.state.file(graph: result, optimizerState: [:]).write(to: url)
+            var accuracy: Double?
+            if let test = trainer.testSet {
+                let written = try ModelFile.load(from: url)
+                accuracy = try Evaluator(graph: written, batchSize: 256, threads: trainer.configuration.threads)
+                    .evaluate(test, transforms: trainer.configuration.normalization.map { [$0] } ?? []).top1
+            }
+            return Int8Model(file: url.path, int8Layers: report.int8Layers, weightBits: report.weightBits, testAccuracy: accuracy)
         }
 
         /// The training and test sets named by `text` (image folders at `size`, skipping bad
@@ -138,6 +235,9 @@ func describeSettings(_ c: TrainingConfiguration) -> String {
     settings += ", augment \(c.augmentation), label smoothing \(c.labelSmoothing), \(c.threads) thread(s), seed \(c.seed)"
     if c.validationFraction > 0 { settings += ", validation fraction \(c.validationFraction)" }
     for phase in c.laterPhases { settings += "; then \(phase)" }
+    if let plan = c.fakeQuantization {
+        settings += "; quantisation-aware: \(plan.weights.count) layers' weights and \(plan.activations.count) activations fake-quantised"
+    }
     return settings
 }
 

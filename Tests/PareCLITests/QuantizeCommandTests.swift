@@ -122,3 +122,105 @@ final class QuantizeCommandTests: XCTestCase {
         XCTAssertTrue(output.contains("--weights must be fp16 or bf16"), output)
     }
 }
+
+/// `pare quantize --qat-epochs` and `pare train --qat`: quantisation-aware training from the
+/// command line, its int8 file, and the errors.
+final class QuantizationAwareCommandTests: XCTestCase {
+    var scratch: URL!
+
+    override func setUpWithError() throws {
+        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("pare-qat-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() {
+        try? FileManager.default.removeItem(at: scratch)
+    }
+
+    private func path(_ name: String) -> String { scratch.appendingPathComponent(name).path }
+
+    func testQuantizeWithQuantizationAwareEpochsAndTrainWithQAT() throws {
+        let data = try writeQuadrantMNIST(in: scratch.appendingPathComponent("data"), train: 256, test: 64)
+        var (status, output) = try runPare(["train", "smallcnn", "--data", data, "--epochs", "3", "--batch", "32", "--optimizer", "adam",
+                                            "--lr", "0.002", "--threads", "1", "--out", path("t")])
+        XCTAssertEqual(status, 0, output)
+        let model = path("t/best.safetensors")
+
+        // Text: per-epoch progress and the accuracies before and after.
+        (status, output) = try runPare(["quantize", model, "--data", data, "--qat-epochs", "1", "--calibration-batches", "4",
+                                        "--batch", "16", "--threads", "1", "--qat-run", path("qat-run"), "--out", path("q.safetensors")])
+        XCTAssertEqual(status, 0, output)
+        XCTAssertTrue(output.contains("epoch 1/1"), output)
+        XCTAssertTrue(output.contains("post-training int8") && output.contains("quantisation-aware int8"), output)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path("qat-run/best.safetensors")), output)
+        let graph = try ModelFile.load(from: scratch.appendingPathComponent("q.safetensors"))
+        XCTAssertEqual(graph.parameters["conv1.weight"]?.dtype, .i8)
+        XCTAssertNotNil(graph.parameters["conv1.weight_scale"])
+        // The int8 file evaluates like any int8 model.
+        (status, output) = try runPare(["eval", path("q.safetensors"), "--json"])
+        XCTAssertEqual(status, 0, output)
+
+        // JSON: the report, with the QAT figures, measured on the file written.
+        (status, output) = try runPare(["quantize", model, "--data", data, "--qat-epochs", "1", "--qat-lr", "0.00005",
+                                        "--calibration-batches", "4", "--batch", "16", "--threads", "1", "--eval",
+                                        "--out", path("q2.safetensors"), "--json"])
+        XCTAssertEqual(status, 0, output)
+        let report = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any], output)
+        let qat = try XCTUnwrap(report["qat"] as? [String: Any], output)
+        XCTAssertEqual(qat["epochs"] as? Int, 1)
+        XCTAssertEqual(qat["learningRate"] as? Double ?? 0, 0.00005, accuracy: 1e-9)
+        let before = try XCTUnwrap(report["testAccuracyBefore"] as? Double), after = try XCTUnwrap(report["testAccuracyAfter"] as? Double)
+        XCTAssertGreaterThan(before, 0.8, output)
+        XCTAssertLessThan(abs(after - before), 0.05, output)
+        XCTAssertEqual(qat["testAccuracy"] as? Double, after)
+        XCTAssertLessThan(try XCTUnwrap(report["fileRatio"] as? Double), 0.3, output)
+        XCTAssertEqual((report["quantization"] as? [String: Any])?["calibrationSamples"] as? Int, 64)
+
+        // pare train --qat: a resumable run and int8.safetensors at the end.
+        (status, output) = try runPare(["train", model, "--data", data, "--qat", "--epochs", "1", "--batch", "32",
+                                        "--calibration-batches", "2", "--threads", "1", "--out", path("tq"), "--json"])
+        XCTAssertEqual(status, 0, output)
+        let trained = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any], output)
+        let int8 = try XCTUnwrap(trained["int8"] as? [String: Any], output)
+        XCTAssertGreaterThan(int8["testAccuracy"] as? Double ?? 0, 0.8, output)
+        XCTAssertNotNil(trained["training"] as? [String: Any])
+        let written = try ModelFile.load(from: scratch.appendingPathComponent("tq/int8.safetensors"))
+        XCTAssertTrue(written.nodes.contains { $0.quantization?.weights != nil })
+        // Longer, by resuming: still quantisation-aware, and a new int8 file.
+        (status, output) = try runPare(["train", "--resume", path("tq"), "--epochs", "2"])
+        XCTAssertEqual(status, 0, output)
+        XCTAssertTrue(output.contains("int8 model of the best epoch"), output)
+    }
+
+    func testQuantizationAwareErrors() throws {
+        let data = try writeQuadrantMNIST(in: scratch.appendingPathComponent("data"), train: 64, test: 16)
+        var (status, output) = try runPare(["train", "smallcnn", "--data", data, "--epochs", "1", "--batch", "32", "--out", path("t")])
+        XCTAssertEqual(status, 0, output)
+        let model = path("t/best.safetensors")
+        (status, output) = try runPare(["quantize", model, "--qat-epochs", "1", "--out", path("x.safetensors")])
+        XCTAssertNotEqual(status, 0)
+        XCTAssertTrue(output.contains("--qat-epochs trains on data: give --data"), output)
+        (status, output) = try runPare(["quantize", model, "--data", data, "--qat-epochs=-1", "--out", path("x.safetensors")])
+        XCTAssertNotEqual(status, 0)
+        XCTAssertTrue(output.contains("--qat-epochs must not be negative"), output)
+        (status, output) = try runPare(["quantize", model, "--data", data, "--qat-epochs", "1", "--qat-lr", "0", "--out", path("x.safetensors")])
+        XCTAssertNotEqual(status, 0)
+        XCTAssertTrue(output.contains("--qat-lr must be positive"), output)
+        // An int8 model is refused by both commands, naming a node.
+        (status, output) = try runPare(["quantize", model, "--calibration-batches", "2", "--out", path("q.safetensors")])
+        XCTAssertEqual(status, 0, output)
+        (status, output) = try runPare(["quantize", path("q.safetensors"), "--data", data, "--qat-epochs", "1", "--out", path("x.safetensors")])
+        XCTAssertNotEqual(status, 0)
+        XCTAssertTrue(output.contains("already quantised"), output)
+        (status, output) = try runPare(["train", path("q.safetensors"), "--data", data, "--qat", "--out", path("r")])
+        XCTAssertNotEqual(status, 0)
+        XCTAssertTrue(output.contains("already quantised"), output)
+        (status, output) = try runPare(["train", "smallcnn", "--data", data, "--qat", "--out", path("r2")])
+        XCTAssertNotEqual(status, 0)
+        XCTAssertTrue(output.contains("--qat fine-tunes a trained f32 model"), output)
+        (status, output) = try runPare(["train", "--resume", path("t"), "--qat"])
+        XCTAssertNotEqual(status, 0)
+        XCTAssertTrue(output.contains("not quantisation-aware"), output)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("x.safetensors")))
+    }
+}

@@ -240,38 +240,66 @@ public struct PostTrainingQuantizer {
         var histograms = try calibrate(folded, observed: observed, batches: batches, progress: progress)
 
         // Scales: observed outputs from calibration, derived ones from their source.
-        var result = folded
-        var quantizationOf = [ActivationQuantization?](repeating: nil, count: folded.nodes.count)
         var bounds: [Int: Float] = [:]
-        for i in folded.nodes.indices {
+        let quantizationOf = activationQuantizations(folded, plan: plan) { i, unsignedByPlan in
+            let h = histograms[i]!
+            let unsigned = unsignedByPlan || (i == inputs[0] && h.minimum >= 0)
+            // The data itself is never clipped: the input keeps its whole observed range
+            // (a normalised image's background is a spike that the histogram methods
+            // mistake for the bulk; entropy clipped Fashion-MNIST's at 40% of its range).
+            let method = i == inputs[0] ? CalibrationMethod.minMax : settings.method
+            let bound = CalibrationThreshold.bound(of: h, method: method, unsigned: unsigned)
+            bounds[i] = bound
+            return .symmetric(bound: bound, unsigned: unsigned)
+        }
+        histograms.removeAll()
+        var (result, layers) = annotate(folded, plan: plan, quantizationOf: quantizationOf)
+        for k in layers.indices { layers[k].calibratedBound = bounds[k] }
+        let samples = batches.reduce(0) { $0 + $1.shape[0] }
+        let report = QuantizationReport(method: settings.method.description, weightBits: settings.weightBits,
+                                        calibrationBatches: batches.count, calibrationSamples: samples,
+                                        foldedBatchNorms: folds.map(\.batchNorm), layers: layers)
+        result.metadata["quantization"] = "int8 post-training, \(settings.method), \(settings.weightBits)-bit per-channel weights, "
+            + "\(batches.count) calibration batches (\(samples) samples), \(report.int8Layers) int8 layers"
+        try result.validate()
+        return (result, report)
+    }
+
+    /// Every node's output quantisation under `plan`: `observed(i, unsigned by the plan)` for
+    /// the nodes with their own range, the source's scale (with the node's own type) for the
+    /// pass-through ones, nil for the rest.
+    func activationQuantizations(_ graph: Graph, plan: Plan,
+                                 observed: (Int, Bool) throws -> ActivationQuantization) rethrows -> [ActivationQuantization?] {
+        var quantizationOf = [ActivationQuantization?](repeating: nil, count: graph.nodes.count)
+        for i in graph.nodes.indices {
             switch plan.annotation[i] {
             case .none: break
-            case let .observed(unsignedByPlan):
-                let h = histograms[i]!
-                let unsigned = unsignedByPlan || (i == inputs[0] && h.minimum >= 0)
-                // The data itself is never clipped: the input keeps its whole observed range
-                // (a normalised image's background is a spike that the histogram methods
-                // mistake for the bulk; entropy clipped Fashion-MNIST's at 40% of its range).
-                let method = i == inputs[0] ? CalibrationMethod.minMax : settings.method
-                let bound = CalibrationThreshold.bound(of: h, method: method, unsigned: unsigned)
-                bounds[i] = bound
-                quantizationOf[i] = .symmetric(bound: bound, unsigned: unsigned)
+            case let .observed(unsigned):
+                quantizationOf[i] = try observed(i, unsigned)
             case let .derived(source, unsigned):
                 guard var q = quantizationOf[source] else { continue }
                 q.dtype = unsigned ? .u8 : .i8
                 quantizationOf[i] = q
             }
         }
-        histograms.removeAll()
+        return quantizationOf
+    }
+
+    /// `graph` (batch norms folded) with every node annotated as `plan` and `quantizationOf`
+    /// say and the int8 layers' weights quantised per output channel at the settings' bits
+    /// (7-bit weights of an s8-input layer stored doubled, see
+    /// ``WeightQuantization/quantize(_:doubled:)``); and what was done to each node.
+    func annotate(_ graph: Graph, plan: Plan, quantizationOf: [ActivationQuantization?]) -> (graph: Graph, layers: [QuantizedLayer]) {
+        var result = graph
         let weightQuantization = WeightQuantization(bits: settings.weightBits)
         var layers: [QuantizedLayer] = []
-        for (i, node) in folded.nodes.enumerated() {
+        for (i, node) in graph.nodes.enumerated() {
             var nodeQuantization = NodeQuantization(output: quantizationOf[i])
             if plan.int8[i] && isWeightedLayer(node.op) {
                 nodeQuantization.weights = weightQuantization
                 let name = node.parameterName("weight")
                 let signedInput = quantizationOf[node.inputs[0]]?.dtype == .i8
-                let (weights, scales) = weightQuantization.quantize(folded.parameters[name]!,
+                let (weights, scales) = weightQuantization.quantize(graph.parameters[name]!,
                                                                     doubled: signedInput && weightQuantization.bits == 7)
                 result.parameters[name] = weights
                 result.parameters[node.parameterName("weight_scale")] = scales
@@ -283,16 +311,9 @@ public struct PostTrainingQuantizer {
             layers.append(QuantizedLayer(
                 name: node.name, kind: node.op.kind, precision: plan.int8[i] ? "int8" : "f32", note: plan.notes[i],
                 outputDType: quantizationOf[i]?.dtype.rawValue, outputScale: quantizationOf[i]?.scale,
-                calibratedBound: bounds[i], observedMaximum: nil))
+                calibratedBound: nil, observedMaximum: nil))
         }
-        let samples = batches.reduce(0) { $0 + $1.shape[0] }
-        let report = QuantizationReport(method: settings.method.description, weightBits: settings.weightBits,
-                                        calibrationBatches: batches.count, calibrationSamples: samples,
-                                        foldedBatchNorms: folds.map(\.batchNorm), layers: layers)
-        result.metadata["quantization"] = "int8 post-training, \(settings.method), \(settings.weightBits)-bit per-channel weights, "
-            + "\(batches.count) calibration batches (\(samples) samples), \(report.int8Layers) int8 layers"
-        try result.validate()
-        return (result, report)
+        return (result, layers)
     }
 
     /// Runs the f32 graph on the batches and records, for every observed node, its extremes

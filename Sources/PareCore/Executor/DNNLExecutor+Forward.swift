@@ -350,7 +350,7 @@ extension DNNLExecutor {
 
     func weightArgument(_ i: Int, name: String, plainShape: [Int], layout: dnnl_memory_desc_t,
                         key: String, at time: Int) throws -> Argument {
-        let tensor = graph.parameters[name]!
+        let tensor = weightTensor(name)
         let plain = try MemoryDescriptor.plain(plainShape)
         let source = try external(tensor, shape: plainShape)
         if MemoryDescriptor.equal(plain, layout) { return source }

@@ -34,7 +34,7 @@ extension DNNLExecutor {
         let x = try input(i, 0, as: srcMD)
         let y = output(i, dstMD)
         let workspace = newBuffer(try MemoryDescriptor.plain([convolution.workspaceFloats(.forward)]), at: t)
-        let weights = graph.parameters[node.parameterName("weight")]!
+        let weights = weightTensor(node.parameterName("weight"))
         let bias = a.bias ? graph.parameters[node.parameterName("bias")]! : nil
         addSwift(at: t, touching: [x, y, workspace], label: "\(node.name) conv forward (winograd)") { ex in
             convolution.forward(source: ex.floatPointer(x), weights: weights.floats.baseAddress!,
@@ -66,7 +66,7 @@ extension DNNLExecutor {
         let t = backwardTime(i)
         let dy = outputGradient(i)
         let workspace = newBuffer(try MemoryDescriptor.plain([convolution.workspaceFloats(.backwardData)]), at: t)
-        let weights = graph.parameters[node.parameterName("weight")]!
+        let weights = weightTensor(node.parameterName("weight"))
         let target = gradientTarget(i, 0, inputMDs[i][0])
         addSwift(at: t, touching: [dy, target, workspace], label: "\(node.name) conv backward data (winograd)") { ex in
             convolution.backwardData(destinationGradient: ex.floatPointer(dy), weights: weights.floats.baseAddress!,

@@ -64,6 +64,12 @@ public final class DNNLExecutor: GraphExecutor {
     var storedQuantization: [ActivationQuantization?] = []
     /// Activation node → the int8 convolution, linear layer or add whose primitive computes it.
     var int8Alias: [Int: Int] = [:]
+    /// Quantisation-aware training (``FakeQuantization``): the ranges, the fake-quantised
+    /// weight copies the primitives read (by parameter name) and, per node, the buffer of its
+    /// output's straight-through mask.
+    let fakeQuantization: FakeQuantization?
+    var fakeQuantizedWeights: [String: Tensor] = [:]
+    var fakeQuantizationMasks: [Int: Int] = [:]
 
     /// Which values need a gradient, and which nodes take part in backward.
     var requiresGradient: [Bool] = []
@@ -123,8 +129,13 @@ public final class DNNLExecutor: GraphExecutor {
 
     /// Plans `graph` for `batchSize` samples in `mode`. Throws naming the node when the graph
     /// is invalid or oneDNN cannot run one of its ops.
+    ///
+    /// With `fakeQuantization` (an f32 graph, batch norms folded) the executor computes in f32
+    /// what the int8 model will (quantisation-aware training, see
+    /// `DNNLExecutor+FakeQuantization.swift`); inference then does not fuse.
     public init(graph: Graph, batchSize: Int, mode: ExecutionMode,
-                configuration: ExecutorConfiguration = ExecutorConfiguration()) throws {
+                configuration: ExecutorConfiguration = ExecutorConfiguration(),
+                fakeQuantization: FakeQuantization? = nil) throws {
         guard batchSize > 0 else { throw GraphError.invalidGraph("batch size must be positive, got \(batchSize)") }
         try graph.validate()
         if mode == .training, let quantized = graph.nodes.first(where: { $0.quantization != nil }) {
@@ -139,7 +150,14 @@ public final class DNNLExecutor: GraphExecutor {
         self.shapes = try graph.inferShapes()
         self.n = graph.nodes.count
         self.dropoutGenerator = SeededGenerator(seed: configuration.seed)
-        self.fusion = mode == .inference && configuration.fuseInference ? InferenceFusion(graph: graph) : nil
+        if let fakeQuantization {
+            if let quantized = graph.nodes.first(where: { $0.quantization != nil }) {
+                throw ExecutionError.backend(node: quantized.name, message: "fake quantisation runs an f32 model; this one is int8 already")
+            }
+            try fakeQuantization.validate(for: graph)
+        }
+        self.fakeQuantization = fakeQuantization
+        self.fusion = mode == .inference && configuration.fuseInference && fakeQuantization == nil ? InferenceFusion(graph: graph) : nil
         DNNLEngine.setThreads(configuration.threads)
 
         valueBuffer = [Int](repeating: -1, count: n)
@@ -151,10 +169,12 @@ public final class DNNLExecutor: GraphExecutor {
         gradientBuffer = [Int?](repeating: nil, count: n)
         storedQuantization = [ActivationQuantization?](repeating: nil, count: n)
         analyseGradientFlow()
+        if let fakeQuantization { planFakeQuantizedWeights(fakeQuantization) }
 
         for index in 0..<n {
             do {
                 try compileForward(index)
+                if let fakeQuantization { try compileFakeQuantizedOutput(index, fakeQuantization) }
             } catch let error as DNNLError {
                 let node = graph.nodes[index]
                 throw ExecutionError.backend(node: node.name, message: "\(node.op.kind): \(error)")
@@ -165,6 +185,7 @@ public final class DNNLExecutor: GraphExecutor {
             try compileSeeds()
             for index in stride(from: n - 1, through: 0, by: -1) where backwardActive[index] {
                 do {
+                    compileFakeQuantizedGradient(index)
                     try compileBackward(index)
                 } catch let error as DNNLError {
                     let node = graph.nodes[index]

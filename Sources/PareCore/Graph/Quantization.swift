@@ -36,6 +36,12 @@ public struct ActivationQuantization: Codable, Hashable, Sendable {
     @inline(__always)
     public func dequantize(_ q: Int32) -> Float { scale * Float(q - zeroPoint) }
 
+    /// The real values the integers reach, `[scale · (min − zeroPoint), scale · (max − zeroPoint)]`:
+    /// values outside are clamped to its ends.
+    public var clippingRange: ClosedRange<Float> {
+        scale * Float(range.lowerBound - zeroPoint)...scale * Float(range.upperBound - zeroPoint)
+    }
+
     /// `dequantize(quantize(x))`: what the int8 model computes in place of `x`.
     @inline(__always)
     public func fakeQuantize(_ x: Float) -> Float { dequantize(quantize(x)) }
