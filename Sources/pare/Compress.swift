@@ -27,7 +27,9 @@ extension Pare {
                                epochs, distilling from the teacher when the recipe has distill
                   rewrite      with dwpw, svd, tucker or grouped in --recipe, then fine-tuned
                   finetune     with --final-epochs: more epochs on the last model
-                  quantize     int8: --method calibration on --calibration-batches batches
+                  quantize     int8: --method calibration on --calibration-batches batches, then
+                               --qat-epochs of quantisation-aware training when int8 loses more
+                               than --max-drop (--qat always|never to force it either way)
                   export       final.safetensors, final.onnx; report.html and report.json
 
                 --target params=N | size=BYTES | macs=N | latency=MS is checked on the final model \
@@ -75,6 +77,10 @@ extension Pare {
         @Option(help: "Calibration: minmax, percentile=P, entropy or mse.") var method = "minmax"
         @Option(help: "Calibration batches of the training set.") var calibrationBatches = 16
         @Option(help: "Weight bits, 7 or 8 (default: 7 without VNNI, 8 with it).") var weightBits: Int?
+        @Option(help: "Quantisation-aware training after calibration: auto (when int8 is more than --max-drop below the start), always or never.")
+        var qat = "auto"
+        @Option(help: "Epochs of quantisation-aware training.") var qatEpochs = 1
+        @Option(help: "Learning rate of quantisation-aware training (SGD, cosine, no weight decay).") var qatLr: Float = 1e-4
         @Option(help: "Batch of the latency measurements.") var benchBatch = 1
         @Option(help: "Timed runs of each latency measurement (median).") var benchRuns = 50
         @OptionGroup var training: TrainingOptions
@@ -173,6 +179,10 @@ extension Pare {
             c.training = try training.apply(to: base, spec: sets.spec)
             if let alpha { c.distillation.alpha = alpha }
             if let temperature { c.distillation.temperature = temperature }
+            guard let policy = QATPolicy(rawValue: qat) else { throw ValidationError("--qat '\(qat)': use auto, always or never") }
+            c.qat = policy
+            c.qatEpochs = qatEpochs
+            c.qatLearningRate = qatLr
             c.calibrationMethod = method
             c.calibrationBatches = calibrationBatches
             c.weightBits = weightBits ?? CPUFeatures.current().int8WeightBits

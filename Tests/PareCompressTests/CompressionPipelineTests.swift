@@ -292,6 +292,31 @@ final class CompressionPipelineTests: XCTestCase {
         try checkReport(directory)
     }
 
+    func testQuantisationAwareTrainingFollowsCalibrationWhenAsked() throws {
+        XCTAssertTrue(QATPolicy.auto.runs(drop: 0.02, maxDrop: 0.01))
+        XCTAssertFalse(QATPolicy.auto.runs(drop: 0.01, maxDrop: 0.01))
+        XCTAssertTrue(QATPolicy.always.runs(drop: -0.5, maxDrop: 0.01))
+        XCTAssertFalse(QATPolicy.never.runs(drop: 0.5, maxDrop: 0.01))
+
+        let train = quadrants(count: 320, seed: 1), test = quadrants(count: 64, seed: 2)
+        var c = configuration(target: .parameters(Int(Double(try model().trainableParameterCount()) * 0.5)))
+        c.qat = .always
+        c.pruneSteps = 1
+        let directory = temporary()
+        let state = try CompressionPipeline(model: try model(), directory: directory, configuration: c, trainingSet: train,
+                                            testSet: test).run()
+        XCTAssertEqual(state.steps.map(\.name), ["start (teacher)", "prune 1/1", "int8 (minmax)", "int8 (QAT)"])
+        XCTAssertEqual(state.steps.last?.precision, "int8")
+        XCTAssertEqual(state.curves.map(\.phase), ["teacher", "prune 1/1", "qat"])
+        XCTAssertEqual(state.current, "int8-qat.safetensors")
+        let final = try ModelFile.load(from: directory.appendingPathComponent("final.safetensors"))
+        let qat = try ModelFile.load(from: directory.appendingPathComponent("int8-qat.safetensors"))
+        XCTAssertEqual(final.nodes, qat.nodes)
+        XCTAssertTrue(final.nodes.contains { $0.quantization != nil })
+        XCTAssertTrue(FileManager.default.fileExists(atPath: directory.appendingPathComponent("qat/best.safetensors").path))
+        try checkReport(directory)
+    }
+
     func testResumedAfterEachPhaseGivesTheSameRun() throws {
         let train = quadrants(count: 320, seed: 1), test = quadrants(count: 64, seed: 2)
         let start = try model()

@@ -35,6 +35,12 @@ public struct CompressionConfiguration: Codable, Equatable, Sendable {
     public var calibrationMethod = "minmax"
     public var calibrationBatches = 16
     public var weightBits = 7
+    /// Quantisation-aware training after post-training quantisation: when (``QATPolicy``), for
+    /// how many epochs and at what learning rate (SGD, cosine, no weight decay; distilling
+    /// when the recipe distils).
+    public var qat = QATPolicy.auto
+    public var qatEpochs = 1
+    public var qatLearningRate: Float = 1e-4
     /// Latency of every step is measured with these.
     public var benchmark = LatencyBenchmark.Settings(batch: 1, threads: 2, warmup: 10, runs: 50)
     /// Free-form facts (the command line records the model and data set).
@@ -55,6 +61,8 @@ public struct CompressionConfiguration: Codable, Equatable, Sendable {
         guard sensitivitySamples >= 10 else { throw fail("--sensitivity-samples must be at least 10") }
         guard calibrationBatches >= 1 else { throw fail("--calibration-batches must be at least 1") }
         guard weightBits == 7 || weightBits == 8 else { throw fail("--weight-bits must be 7 or 8") }
+        guard qatEpochs >= 1 else { throw fail("--qat-epochs must be at least 1 (--qat never turns it off)") }
+        guard qatLearningRate > 0, qatLearningRate.isFinite else { throw fail("--qat-lr must be positive") }
         _ = try CalibrationMethod(parsing: calibrationMethod)
         try sensitivity.validate()
         var t = training
@@ -63,6 +71,23 @@ public struct CompressionConfiguration: Codable, Equatable, Sendable {
         try distillation.validate()
         if recipe.distills && !recipe.prunes && recipe.rewrite == nil {
             throw fail("--recipe: distill fine-tunes after prune or a rewrite; add one of them")
+        }
+    }
+}
+
+/// When a compression runs quantisation-aware training after post-training quantisation.
+public enum QATPolicy: String, Codable, CaseIterable, Sendable {
+    /// When the post-training int8 model is more than `--max-drop` below the start.
+    case auto
+    case always
+    case never
+
+    /// Whether QAT runs after a post-training model `drop` (a fraction) below the start.
+    public func runs(drop: Double, maxDrop: Double) -> Bool {
+        switch self {
+        case .auto: return drop > maxDrop + 1e-12
+        case .always: return true
+        case .never: return false
         }
     }
 }

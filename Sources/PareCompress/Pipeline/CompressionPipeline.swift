@@ -28,7 +28,9 @@ public enum CompressionEvent: Sendable {
 /// 5. `prune`: a ``PruningRun`` reaching the ratios in ``CompressionConfiguration/pruneSteps``
 ///    steps, each fine-tuned (with distillation from the teacher when the recipe distils).
 /// 6. `rewrite` (if the recipe names one) and `finetune` (with ``CompressionConfiguration/finalEpochs``).
-/// 7. `quantize`: post-training int8 calibration.
+/// 7. `quantize`: post-training int8 calibration, then quantisation-aware training when
+///    ``CompressionConfiguration/qat`` says (by default: when the int8 model is more than
+///    ``CompressionConfiguration/maxDrop`` below the start).
 /// 8. `export`: `final.safetensors` and `final.onnx`.
 ///
 /// After every phase `state.json`, `report.json` and `report.html` are rewritten atomically;
@@ -356,17 +358,53 @@ public final class CompressionPipeline {
         onEvent?(.phaseStarted(.quantize, detail: "int8, \(c.calibrationMethod) calibration on \(c.calibrationBatches) batches, "
                                + "\(c.weightBits)-bit weights"))
         let started = monotonicClock()
+        let model = try load(state.current!)
         let batches = try calibrationBatches()
         let settings = QuantizationSettings(method: try CalibrationMethod(parsing: c.calibrationMethod), weightBits: c.weightBits,
                                             threads: c.training.threads)
-        var (quantized, _) = try PostTrainingQuantizer(settings: settings).quantize(try load(state.current!), calibration: batches) {
+        var (quantized, _) = try PostTrainingQuantizer(settings: settings).quantize(model, calibration: batches) {
             [weak self] pass, batch, passes in self?.onEvent?(.calibrating(pass: pass, batch: batch, batches: batches.count * passes))
         }
         quantized.metadata["compress.phase"] = "quantize"
         try ModelFile.save(quantized, to: url("int8.safetensors"))
         try record(name: "int8 (\(c.calibrationMethod))", phase: .quantize, file: "int8.safetensors",
                    seconds: monotonicClock() - started)
+        if let first = state.steps.first?.selectionAccuracy, let int8 = state.steps.last?.selectionAccuracy,
+           c.qat.runs(drop: first - int8, maxDrop: c.maxDrop) {
+            try quantizationAware(model, batches: batches, settings: settings, drop: first - int8)
+        }
         try checkDrop()
+    }
+
+    /// Quantisation-aware training of the f32 `model` (``QuantizationAwareTraining``) in
+    /// `DIR/qat/`, converted to `int8-qat.safetensors`: the step after the post-training one.
+    private func quantizationAware(_ model: Graph, batches: [Tensor], settings: QuantizationSettings, drop: Double) throws {
+        let c = configuration
+        let why = c.qat == .always ? "--qat always"
+            : String(format: "post-training int8 is %.2f points below the start, beyond --max-drop %.2f", drop * 100, c.maxDrop * 100)
+        onEvent?(.note(String(format: "%@: quantisation-aware training for %d epoch(s) at lr %g", why, c.qatEpochs, c.qatLearningRate)))
+        let started = monotonicClock()
+        let preparation = try QuantizationAwareTraining(settings: settings).prepare(model, calibration: batches)
+        var training = c.training
+        training.epochs = c.qatEpochs
+        training.learningRate = c.qatLearningRate
+        training.optimizer = .sgd
+        training.weightDecay = 0
+        training.schedule = "cosine"
+        training.warmupSteps = 0
+        training.laterPhases = []
+        training.bnSparsity = 0
+        training.fakeQuantization = preparation.plan
+        let teacher = c.recipe.distills ? (graph: try loadTeacher(), settings: c.distillation) : nil
+        let (_, summary) = try FineTuning.run(preparation.graph, directory: url("qat"), configuration: training,
+                                              trainingSet: trainingSet, testSet: testSet, teacher: teacher) { [weak self] in
+            self?.onEvent?(.training(phase: "qat", $0))
+        }
+        setCurve(TrainingCurve(phase: "qat", epochs: summary.history))
+        var (converted, _) = try QuantizationAwareTraining.convert(checkpoint: RunDirectory(url("qat")).best)
+        converted.metadata["compress.phase"] = "quantize (QAT)"
+        try ModelFile.save(converted, to: url("int8-qat.safetensors"))
+        try record(name: "int8 (QAT)", phase: .quantize, file: "int8-qat.safetensors", seconds: monotonicClock() - started)
     }
 
     private func export() throws {
