@@ -18,32 +18,37 @@ final class CompressionDisplay {
 
     private func draw(_ text: String) { FileHandle.standardError.write(Data("\r\u{1B}[K\(text)".utf8)) }
 
+    private func say(_ line: String) {
+        print(line)
+        fflush(nil)  // all output streams: lines reach a pipe as they are printed
+    }
+
     func handle(_ event: CompressionEvent) {
         switch event {
-        case let .phaseStarted(phase, detail): print("== \(phase.rawValue): \(detail)")
+        case let .phaseStarted(phase, detail): say("== \(phase.rawValue): \(detail)")
         case let .sensitivity(.evaluated(done, total, group, ratio, accuracy)):
             let line = String(format: "sensitivity %d/%d: %@ at %.2f: %.2f%%", done, total, group, ratio, accuracy * 100)
             if terminal {
                 draw(done == total ? "" : line)
             } else if done % 10 == 0 || done == total {
-                print(line)
+                say(line)
             }
         case let .training(_, event): training.handle(event)
         case let .pruning(event):
             switch event {
             case let .stepStarted(step, _):
-                print("prune step \(step)/\(pruneSteps): " + (step == pruneSteps ? "to the allocated ratios"
+                say("prune step \(step)/\(pruneSteps): " + (step == pruneSteps ? "to the allocated ratios"
                     : String(format: "to %.0f%% of the allocated ratios", Double(step) / Double(pruneSteps) * 100)))
             case let .training(_, event): training.handle(event)
             case .measuring, .stepFinished: break
-            case let .stopped(message): print("pruning stopped: \(message)")
+            case let .stopped(message): say("pruning stopped: \(message)")
             }
         case let .calibrating(pass, batch, _):
             if terminal { draw("calibrating: pass \(pass), batch \(batch + 1)") }
         case let .stepFinished(step):
             if terminal { draw("") }
-            print(Self.line(step))
-        case let .note(text): print(text)
+            say(Self.line(step))
+        case let .note(text): say(text)
         }
     }
 

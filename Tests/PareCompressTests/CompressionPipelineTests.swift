@@ -143,6 +143,28 @@ final class CompressionPipelineTests: XCTestCase {
         XCTAssertEqual(allocation.proxy, Double(try pruned.trainableParameterCount()))
         XCTAssertGreaterThan(allocation.ratios["fc1"] ?? 0, 0.5, "the free group goes first: \(allocation.ratios)")
         XCTAssertNil(allocation.ratios["conv2"], "the fragile group is spared while others can pay: \(allocation.ratios)")
+        // No ratio can be lowered a step and still meet the bound: the slack of the last step is
+        // spent back (checked over several bounds, with the coarse widths of --round-to 8).
+        var coarse = settings
+        coarse.roundTo = 8
+        var rounding = PruningSettings()
+        rounding.roundTo = 8
+        for fraction in stride(from: 0.3, through: 0.8, by: 0.05) {
+            let limit = Double(total) * fraction
+            let a = try RatioAllocator.allocate(graph, profile: profile, bound: limit, settings: coarse) {
+                Double(try $0.trainableParameterCount())
+            }
+            for (name, ratio) in a.ratios {
+                let units = profile.groups.first { $0.name == name }!.units
+                var lower = ratio - coarse.step
+                while lower > 1e-9, rounding.keptUnits(units, ratio: lower) == rounding.keptUnits(units, ratio: ratio) { lower -= coarse.step }
+                var trial = a.ratios
+                trial[name] = lower > 1e-9 ? lower : nil
+                let lowered = try RatioAllocator.apply(trial, to: try ChannelAnalysis(graph), roundTo: 8)
+                XCTAssertGreaterThan(Double(try lowered.trainableParameterCount()), limit,
+                                     "bound \(fraction): \(name) could be lowered to \(lower): \(a.ratios)")
+            }
+        }
         var predicted = 0.0
         for (name, r) in allocation.ratios {
             predicted += profile.drop(profile.groups.first { $0.name == name }!, at: r)

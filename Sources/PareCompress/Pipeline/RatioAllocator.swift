@@ -19,6 +19,8 @@ public struct RatioAllocation: Codable, Equatable, Sendable {
 /// per point of predicted accuracy drop (the profile's drop, interpolated), until the pruned
 /// model's measure is at most the bound. Ratios move in steps of ``Settings/step`` (skipping
 /// steps that rounding to ``Settings/roundTo`` makes empty), never above ``Settings/maxRatio``.
+/// Then, since the last step usually overshoots, it lowers again the ratio whose lowering saves
+/// the most predicted drop while the bound still holds, until none can be lowered.
 public enum RatioAllocator {
     public struct Settings: Codable, Equatable, Sendable {
         public var step = 0.05
@@ -63,6 +65,32 @@ public enum RatioAllocator {
             }
             ratios[best.name] = best.ratio
             current = best.value
+        }
+        // Rounding makes the last step overshoot the bound; spend the slack back: lower the ratio
+        // that saves the most predicted drop while the model still meets the bound.
+        var improved = true
+        while improved {
+            improved = false
+            var best: (name: String, ratio: Double, value: Double, saved: Double)?
+            for group in groups {
+                guard let now = ratios[group.name], now > 0 else { continue }
+                var lower = max(0, now - settings.step)
+                while lower > 0, rounding.keptUnits(group.units, ratio: lower) == rounding.keptUnits(group.units, ratio: now) {
+                    lower = max(0, lower - settings.step)
+                }
+                var trial = ratios
+                trial[group.name] = lower > 1e-9 ? lower : nil
+                let value = try measure(try apply(trial, to: analysis, roundTo: settings.roundTo))
+                let saved = profile.drop(group, at: now) - profile.drop(group, at: lower)
+                // Ties (no predicted saving) go to the lowering that uses more of the budget.
+                let better = best.map { saved > $0.saved || (saved == $0.saved && value > $0.value) } ?? true
+                if value <= bound, better { best = (name: group.name, ratio: lower, value: value, saved: saved) }
+            }
+            if let best {
+                ratios[best.name] = best.ratio > 1e-9 ? best.ratio : nil
+                current = best.value
+                improved = true
+            }
         }
         let drop = groups.reduce(0.0) { $0 + profile.drop($1, at: ratios[$1.name] ?? 0) }
         return RatioAllocation(ratios: ratios, predictedDrop: drop, proxy: current, proxyBound: bound)
