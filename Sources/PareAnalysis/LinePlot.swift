@@ -97,6 +97,7 @@ public struct LinePlot: Sendable {
     /// 1.2M, 350k, 0.925: short tick and tooltip labels.
     static func label(_ v: Double) -> String {
         let a = abs(v)
+        if a < 1e-12 { return "0" }  // not "-0" for a tick at -1e-17
         if a >= 1e6 { return String(format: "%.3gM", v / 1e6) }
         if a >= 1e4 { return String(format: "%.3gk", v / 1e3) }
         return String(format: "%.4g", v)
