@@ -61,13 +61,13 @@ onnx-fixtures:
 	@if [ -z "$(PYTHON)" ]; then echo "usage: make onnx-fixtures PYTHON=/path/to/python (with torch, torchvision, onnx, onnxruntime, onnxscript, safetensors)"; exit 2; fi
 	$(PYTHON) scripts/make-onnx-fixtures.py
 
-## demo: Pare's main job on Fashion-MNIST (about 5 minutes on 2 cores after the build): train a
+## demo: Pare's main job on Fashion-MNIST (about 3 minutes on 2 cores after the build): train a
 ## smallcnn teacher, compress it (sensitivity, allocation, pruning with distillation, int8) to at
 ## most 25,000 parameters, print every step and the table; the report is .build/demo/report.html.
 ## (`pare demo --synthetic` needs no data.)
 demo: release
 	rm -rf .build/demo
-	$$($(SWIFT) build -c release --show-bin-path)/pare demo --threads $(THREADS) --epochs 3 --out .build/demo
+	$$($(SWIFT) build -c release --show-bin-path)/pare demo --threads $(THREADS) --out .build/demo
 
 ## bench: convolution GFLOP/s (fwd, bwd-data, bwd-weights) and page faults per training step
 bench: release

@@ -13,17 +13,17 @@ extension Pare {
         static let configuration = CommandConfiguration(
             abstract: "Pare's main job on Fashion-MNIST: train a teacher, compress it to a small int8 student, report every step.",
             discussion: """
-                Runs `pare compress` on Fashion-MNIST with settings chosen to finish in about five \
+                Runs `pare compress` on Fashion-MNIST with settings chosen to finish in about three \
                 minutes on two cores: trains `smallcnn` for --epochs epochs (the teacher), measures \
                 each channel group's sensitivity, allocates per-group pruning ratios to reach \
-                --target (default: at most 25,000 parameters), prunes in two steps with one epoch of \
-                knowledge distillation from the teacher each, quantises to int8 and exports. It prints \
+                --target (default: at most 25,000 parameters), prunes in two steps with two epochs \
+                of knowledge distillation from the teacher each, quantises to int8 and exports. It prints \
                 every step (parameters, MACs, file size, latency measured at batch 1, accuracy), the \
                 table, and where the report is: --out/report.html (open it in a browser) and \
                 report.json. The same run by hand:
 
-                  pare compress smallcnn --data fashion-mnist --train-teacher --teacher-epochs 3 \\
-                      --target params=25k --prune-steps 2 --finetune-epochs 1 --max-drop 3 --out pare-demo
+                  pare compress smallcnn --data fashion-mnist --train-teacher --teacher-epochs 5 \\
+                      --target params=25k --prune-steps 2 --finetune-epochs 2 --max-drop 3 --out pare-demo
 
                 With --synthetic it instead builds `tinyResidualNet` (residual add, grouped conv, \
                 channel shuffle, depthwise conv) and trains it for --steps SGD steps on seeded \
@@ -33,7 +33,7 @@ extension Pare {
 
         @Flag(help: "Train tinyResidualNet on seeded synthetic images instead (no data files needed).") var synthetic = false
         @Option(help: "Threads for oneDNN's OpenMP runtime.") var threads = 2
-        @Option(help: "Epochs of teacher training.") var epochs = 3
+        @Option(help: "Epochs of teacher training.") var epochs = 5
         @Option(help: "Batch size (default: 128; with --synthetic 32).") var batch: Int?
         @Option(help: "Data set (\(DatasetSpec.acceptedForms.joined(separator: ", "))).") var data = "fashion-mnist"
         @Option(help: "What the student must meet: params=N, size=BYTES, macs=N or latency=MS.") var target = "params=25k"
@@ -69,7 +69,7 @@ extension Pare {
             c.teacherEpochs = epochs
             c.maxDrop = 0.03
             c.pruneSteps = 2
-            c.finetuneEpochs = 1
+            c.finetuneEpochs = 2
             c.training.batchSize = batch
             c.training.threads = threads
             c.training.seed = seed

@@ -168,15 +168,7 @@ extension Pare {
                                                 bits: bits, epochs: qatEpochs, outURL: outURL, isa: features.isa)
             }
             let (quantized, report) = try quantize(graph, batches: batches, bits: bits)
-            var result = quantized
-            result.metadata["quantize"] = CommandLine.arguments.dropFirst().joined(separator: " ")
-            if let checkpoint {
-                // Keep the run's settings (normalisation, data) so that `pare eval` and
-                // `pare compare` evaluate the int8 model as the f32 one was trained.
-                try checkpoint.file(graph: result, optimizerState: [:]).write(to: outURL)
-            } else {
-                try ModelFile.save(result, to: outURL)
-            }
+            let result = try write(quantized, checkpoint: checkpoint, to: outURL)
             let before = try ModelFile.encodedByteCount(graph)
             let after = (try FileManager.default.attributesOfItem(atPath: outURL.path)[.size] as? Int) ?? 0
 
@@ -236,6 +228,21 @@ extension Pare {
             }
         }
 
+        /// Writes the int8 `graph` to `url` with the command line in its metadata, keeping the
+        /// f32 checkpoint's run settings (normalisation, data) so that `pare eval` and `pare
+        /// compare` evaluate it as the f32 model was trained; returns what was written.
+        @discardableResult
+        func write(_ graph: Graph, checkpoint: TrainingCheckpoint?, to url: URL) throws -> Graph {
+            var result = graph
+            result.metadata["quantize"] = CommandLine.arguments.dropFirst().joined(separator: " ")
+            if let checkpoint {
+                try checkpoint.file(graph: result, optimizerState: [:]).write(to: url)
+            } else {
+                try ModelFile.save(result, to: url)
+            }
+            return result
+        }
+
         /// Post-training quantisation with the command's settings, showing progress.
         func quantize(_ graph: Graph, batches: [Tensor], bits: Int) throws -> (Graph, QuantizationReport) {
             let quantizer = PostTrainingQuantizer(settings: try settings(bits: bits))
@@ -285,13 +292,9 @@ extension Pare {
                                       directory: runURL)
             if !json { trainer.onEvent = TrainingDisplay(logEvery: 100).handle }
             let summary = try runReportingStops(trainer)
-            var (result, report) = try QuantizationAwareTraining.convert(checkpoint: trainer.directory.best)
-            result.metadata["quantize"] = CommandLine.arguments.dropFirst().joined(separator: " ")
-            if let checkpoint {
-                try checkpoint.file(graph: result, optimizerState: [:]).write(to: outURL)
-            } else {
-                try ModelFile.save(result, to: outURL)
-            }
+            let conversion = try QuantizationAwareTraining.convert(checkpoint: trainer.directory.best)
+            var report = conversion.report
+            try write(conversion.graph, checkpoint: checkpoint, to: outURL)
             let before = try ModelFile.encodedByteCount(graph)
             let after = (try FileManager.default.attributesOfItem(atPath: outURL.path)[.size] as? Int) ?? 0
             // Measured on the file written: the int8 artefact itself.
