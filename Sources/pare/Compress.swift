@@ -174,7 +174,10 @@ extension Pare {
             c.finetuneEpochs = finetuneEpochs
             c.finalEpochs = finalEpochs
             var base = TrainingConfiguration()
-            base.normalization = sets.spec.defaultNormalization
+            // A checkpoint's own normalisation (as `pare eval` and `pare quantize` read it), else
+            // the data set's preset; --normalize overrides either.
+            let checkpoint = reference.isFile ? try TrainingCheckpoint.read(from: URL(fileURLWithPath: model!)).1 : nil
+            base.normalization = checkpoint.map { $0.configuration.normalization } ?? sets.spec.defaultNormalization
             base.validationFraction = 0.1
             c.training = try training.apply(to: base, spec: sets.spec)
             if let alpha { c.distillation.alpha = alpha }

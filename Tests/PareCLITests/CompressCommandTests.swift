@@ -129,6 +129,23 @@ final class CompressCommandTests: XCTestCase {
         XCTAssertTrue(output.contains("no such file"), output)
     }
 
+    /// A checkpoint trained with its own normalisation is compressed with that normalisation
+    /// (as `pare eval` and `pare quantize` read it), not the data set's preset.
+    func testCompressKeepsTheCheckpointsNormalisation() throws {
+        let data = try writeQuadrantMNIST(in: scratch.appendingPathComponent("data"), train: 64, test: 16)
+        var (status, output) = try runPare(["train", "smallcnn", "--data", data, "--epochs", "1", "--batch", "32", "--threads", "1",
+                                            "--normalize", "none", "--out", path("t")])
+        XCTAssertEqual(status, 0, output)
+        (status, output) = try runPare(["compress", path("t/best.safetensors"), "--data", data, "--target", "params=1M",
+                                        "--recipe", "quantize", "--calibration-batches", "1", "--bench-runs", "2", "--threads", "1",
+                                        "--max-drop", "100", "--out", path("c")])
+        XCTAssertEqual(status, 0, output)
+        let state = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: scratch.appendingPathComponent("c/state.json")))
+            as? [String: Any])
+        let training = try XCTUnwrap((state["configuration"] as? [String: Any])?["training"] as? [String: Any])
+        XCTAssertEqual((training["normalizationMean"] as? [Any])?.count, 0, "\(training)")
+    }
+
     func testBadInputIsNamed() throws {
         let data = try writeQuadrantMNIST(in: scratch.appendingPathComponent("data"), train: 64, test: 16)
         let cases: [([String], String)] = [

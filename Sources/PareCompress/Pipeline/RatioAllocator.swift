@@ -45,10 +45,10 @@ public enum RatioAllocator {
             var best: (name: String, ratio: Double, value: Double, score: Double)?
             for group in groups {
                 let now = ratios[group.name] ?? 0
-                var next = now + settings.step
+                var next = Self.tidy(now + settings.step)
                 while next <= settings.maxRatio + 1e-9,
                       rounding.keptUnits(group.units, ratio: next) == rounding.keptUnits(group.units, ratio: now) {
-                    next += settings.step
+                    next = Self.tidy(next + settings.step)
                 }
                 guard next <= settings.maxRatio + 1e-9 else { continue }
                 var trial = ratios
@@ -74,9 +74,9 @@ public enum RatioAllocator {
             var best: (name: String, ratio: Double, value: Double, saved: Double)?
             for group in groups {
                 guard let now = ratios[group.name], now > 0 else { continue }
-                var lower = max(0, now - settings.step)
+                var lower = max(0, Self.tidy(now - settings.step))
                 while lower > 0, rounding.keptUnits(group.units, ratio: lower) == rounding.keptUnits(group.units, ratio: now) {
-                    lower = max(0, lower - settings.step)
+                    lower = max(0, Self.tidy(lower - settings.step))
                 }
                 var trial = ratios
                 trial[group.name] = lower > 1e-9 ? lower : nil
@@ -95,6 +95,9 @@ public enum RatioAllocator {
         let drop = groups.reduce(0.0) { $0 + profile.drop($1, at: ratios[$1.name] ?? 0) }
         return RatioAllocation(ratios: ratios, predictedDrop: drop, proxy: current, proxyBound: bound)
     }
+
+    /// `x` rounded to 1e-9: repeated steps of 0.05 give 0.5, not 0.49999999999999994.
+    static func tidy(_ x: Double) -> Double { (x * 1e9).rounded() / 1e9 }
 
     /// `analysis`'s graph with each named group losing its ratio of channels (which ones does
     /// not matter for sizes: the lowest-numbered).
