@@ -161,12 +161,7 @@ extension Pare {
                 throw ValidationError("--criterion '\(self.criterion)': use one of \(PruningCriterion.names)")
             }
             c.sensitivity.criterion = criterion
-            c.sensitivity.ratios = try ratios.split(separator: ",").map { part in
-                guard let r = Double(part.trimmingCharacters(in: .whitespaces)) else {
-                    throw ValidationError("--ratios '\(ratios)': '\(part)' is not a number")
-                }
-                return r
-            }
+            c.sensitivity.ratios = try parseRatioList(ratios)
             c.sensitivitySamples = sensitivitySamples
             c.allocator.maxRatio = maxRatio
             c.allocator.roundTo = roundTo

@@ -65,12 +65,7 @@ extension Pare {
                 throw ValidationError("--criterion '\(self.criterion)': use one of \(PruningCriterion.names)")
             }
             settings.criterion = criterion
-            settings.ratios = try ratios.split(separator: ",").map { part in
-                guard let r = Double(part.trimmingCharacters(in: .whitespaces)) else {
-                    throw ValidationError("--ratios '\(ratios)': '\(part)' is not a number")
-                }
-                return r
-            }
+            settings.ratios = try parseRatioList(ratios)
             settings.roundTo = roundTo
             settings.threads = threads
             settings.seed = seed
@@ -141,5 +136,17 @@ extension Pare {
             print(report.table)
             print("wrote \(page.path)")
         }
+    }
+}
+
+/// `--ratios 0.1,0.3,0.5`: the numbers, or a validation error naming the part that is not one
+/// (`pare sensitivity` and `pare compress`; the range and order are checked by
+/// ``SensitivityAnalysis/Settings/validate()``).
+func parseRatioList(_ text: String) throws -> [Double] {
+    try text.split(separator: ",").map { part in
+        guard let r = Double(part.trimmingCharacters(in: .whitespaces)) else {
+            throw ValidationError("--ratios '\(text)': '\(part)' is not a number")
+        }
+        return r
     }
 }
