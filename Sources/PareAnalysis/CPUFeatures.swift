@@ -30,4 +30,10 @@ public struct CPUFeatures: Sendable, Equatable {
     /// The weight bits post-training quantisation should use here: 8 with VNNI, else 7
     /// (`vpmaddubsw`'s 16-bit pair sums saturate with 8-bit weights).
     public var int8WeightBits: Int { hasVNNI ? 8 : 7 }
+
+    /// The fewest input channels a convolution should have to be quantised here: 4 without
+    /// VNNI, where oneDNN 2.6's int8 kernel pads them to 4 and ran 1- and 3-channel first
+    /// layers slower than its f32 one (smallcnn's conv1 at batch 16: 0.43 against 0.19 ms;
+    /// resnet18's: 4.5 against 3.1 ms; `pare bench --profile`), else 1 (not measured there).
+    public var int8MinimumInputChannels: Int { hasVNNI ? 1 : 4 }
 }

@@ -76,6 +76,7 @@ extension Pare {
             c.training.normalization = spec.defaultNormalization
             c.training.validationFraction = 0.1
             c.weightBits = CPUFeatures.current().int8WeightBits
+            c.minimumInt8InputChannels = CPUFeatures.current().int8MinimumInputChannels
             c.benchmark = LatencyBenchmark.Settings(batch: 1, threads: threads, warmup: 10, runs: 50)
             c.notes = ["model": "smallcnn", "data": data, "command": "pare demo"]
             let graph = try Zoo.build("smallcnn", options: ZooOptions(classes: train.classes, input: train.sampleShape, seed: seed))

@@ -27,7 +27,10 @@ extension Pare {
                 kernel (sigmoid, hard-swish, softmax, unfolded batch norm) run in f32 and are \
                 listed. Without VNNI (AVX2 only) the default is 7-bit weights: AVX2's \
                 vpmaddubsw adds two u8 x s8 products into a saturating 16-bit lane, which 8-bit \
-                weights can overflow (onnxruntime's reduce_range does the same).
+                weights can overflow (onnxruntime's reduce_range does the same). Without VNNI, \
+                convolutions with fewer than 4 input channels (an image's first layer) also stay \
+                f32 by default: oneDNN's int8 kernel pads them to 4 channels and runs them slower \
+                than its f32 one (--int8-min-channels 1 quantises them anyway).
 
                 Quantisation-aware training: --qat-epochs E (with --data) then fine-tunes the model \
                 for E epochs with the int8 rounding in its forward pass, starting from the \
@@ -58,6 +61,10 @@ extension Pare {
         @Option(name: .customLong("keep-fp32"), help: ArgumentHelp("Convolutions or linear layers to keep in f32, comma-separated.",
                                                                    valueName: "names"))
         var keepFloat: String?
+        @Option(name: .customLong("int8-min-channels"),
+                help: ArgumentHelp("Convolutions with fewer input channels (an image's first layer) stay f32 (default: 4 without VNNI, where oneDNN's int8 kernel runs them slower than f32; else 1). 1 quantises every convolution.",
+                                   valueName: "n"))
+        var minimumInputChannels: Int?
         @Option(help: "Normalisation of the calibration images: \(Normalize.presets.keys.sorted().joined(separator: ", ")), none or default (default: the checkpoint's, else the data set's preset).")
         var normalize: String?
         @Option(help: "Seed of the calibration sample.") var seed: UInt64 = 0
@@ -84,6 +91,7 @@ extension Pare {
                 throw ValidationError("--calibration-batches, --batch and --threads must be positive")
             }
             if let weightBits, weightBits != 7 && weightBits != 8 { throw ValidationError("--weight-bits must be 7 or 8") }
+            if let minimumInputChannels, minimumInputChannels < 1 { throw ValidationError("--int8-min-channels must be at least 1") }
             if synthetic && (eval || data != nil) { throw ValidationError("--synthetic calibrates without data: drop --data and --eval") }
             if let weights, !["fp16", "bf16"].contains(weights) { throw ValidationError("--weights must be fp16 or bf16, got '\(weights)'") }
             if weights != nil && synthetic { throw ValidationError("--weights needs no calibration: drop --synthetic") }
@@ -209,6 +217,7 @@ extension Pare {
         func settings(bits: Int) throws -> QuantizationSettings {
             QuantizationSettings(method: try CalibrationMethod(parsing: method), weightBits: bits,
                                  keepFloat: keepFloat.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } } ?? [],
+                                 minimumInputChannels: minimumInputChannels ?? CPUFeatures.current().int8MinimumInputChannels,
                                  threads: threads)
         }
 

@@ -61,6 +61,10 @@ extension Pare {
         var qat = false
         @Option(help: "With --qat: calibration batches (of --batch images) that set the starting ranges.") var calibrationBatches = 16
         @Option(help: "With --qat: weight bits, 8 or 7 (default: 8 with VNNI, else 7).") var weightBits: Int?
+        @Option(name: .customLong("int8-min-channels"),
+                help: ArgumentHelp("With --qat: convolutions with fewer input channels (an image's first layer) stay f32 (default: 4 without VNNI, else 1).",
+                                   valueName: "n"))
+        var minimumInputChannels: Int?
         @Option(help: "Without a terminal, print a progress line every this many batches.") var logEvery = 100
         @Flag(help: "Print the final summary as JSON.") var json = false
 
@@ -77,6 +81,8 @@ extension Pare {
             guard calibrationBatches > 0 else { throw ValidationError("--calibration-batches must be positive") }
             if let weightBits, weightBits != 7 && weightBits != 8 { throw ValidationError("--weight-bits must be 7 or 8") }
             if !qat && resume == nil && weightBits != nil { throw ValidationError("--weight-bits needs --qat") }
+            if let minimumInputChannels, minimumInputChannels < 1 { throw ValidationError("--int8-min-channels must be at least 1") }
+            if !qat && resume == nil && minimumInputChannels != nil { throw ValidationError("--int8-min-channels needs --qat") }
         }
 
         func run() throws {
@@ -179,6 +185,7 @@ extension Pare {
             var batches: [Tensor] = []
             while batches.count < calibrationBatches, let next = try epoch.next() { batches.append(next.images) }
             let settings = QuantizationSettings(weightBits: weightBits ?? CPUFeatures.current().int8WeightBits,
+                                                minimumInputChannels: minimumInputChannels ?? CPUFeatures.current().int8MinimumInputChannels,
                                                 threads: configuration.threads)
             do {
                 return try QuantizationAwareTraining(settings: settings).prepare(graph, calibration: batches)

@@ -164,6 +164,39 @@ final class QuantizationTests: XCTestCase {
         let drift = zip(got, reference).map { abs($0 - $1) }.max()!
         XCTAssertLessThan(drift, 0.1 * range, "int8 differs from f32 by \(drift) (range \(range))")
     }
+
+    /// `minimumInputChannels`: a 3-channel first convolution stays f32 (with its note), the
+    /// depthwise convolution (one input channel per group, 16 in all) and the rest stay int8,
+    /// the layer after conv1 reads its f32 output quantised, and the executor still equals
+    /// the simulation.
+    func testConvolutionsWithFewInputChannelsStayFloat() throws {
+        let graph = try randomized(Self.residualNetwork(), seed: 11)
+        let calibration = Self.batches(4, batch: 4, shape: [3, 8, 8], seed: 12)
+        let (quantized, report) = try PostTrainingQuantizer(settings: QuantizationSettings(minimumInputChannels: 4))
+            .quantize(graph, calibration: calibration)
+        let byName = Dictionary(uniqueKeysWithValues: report.layers.map { ($0.name, $0) })
+        XCTAssertEqual(byName["conv1"]?.precision, "f32")
+        XCTAssertEqual(byName["conv1"]?.note, "kept in f32 (3 input channels, below the int8 minimum of 4)")
+        XCTAssertEqual(byName["dw"]?.precision, "int8")
+        XCTAssertEqual(byName["layer1.conv1"]?.precision, "int8")
+        XCTAssertEqual(report.int8Layers, 5)
+        XCTAssertEqual(report.floatLayers.map(\.name), ["conv1"])
+        let conv1 = quantized.nodes.first { $0.name == "conv1" }!
+        XCTAssertNil(conv1.quantization?.weights)
+        XCTAssertEqual(quantized.parameters[conv1.parameterName("weight")]?.dtype, .f32)
+        let input = Self.batches(1, batch: 3, shape: [3, 8, 8], seed: 13)[0]
+        let executor = try DNNLExecutor(graph: quantized, batchSize: 3, mode: .inference)
+        let got = try executor.forward([input])[0].scalars
+        let simulated = try ReferenceGraphRunner<Float>(graph: quantized, batchSize: 3, mode: .inference).forward([input.scalars])[0]
+        XCTAssertTrue(executor.planDescription.contains("layer1.conv1 conv forward int8"), executor.planDescription)
+        XCTAssertFalse(executor.planDescription.contains("conv1 conv forward int8 + relu\n"), executor.planDescription)
+        let range = simulated.map(abs).max()!
+        let worst = zip(got, simulated).map { abs($0 - $1) }.max()!
+        XCTAssertLessThan(worst, 0.01 * range, "worst logit differs by \(worst) (range \(range))")
+        // The default quantises it (the CPU-dependent default lives in the CLI).
+        let all = try PostTrainingQuantizer().quantize(graph, calibration: calibration).report
+        XCTAssertEqual(all.layers.first { $0.name == "conv1" }?.precision, "int8")
+    }
 }
 
 /// Bad input to quantisation: errors that name the node, f32 fallbacks that are reported.

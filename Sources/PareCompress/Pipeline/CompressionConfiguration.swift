@@ -35,6 +35,9 @@ public struct CompressionConfiguration: Codable, Equatable, Sendable {
     public var calibrationMethod = "minmax"
     public var calibrationBatches = 16
     public var weightBits = 7
+    /// Convolutions with fewer input channels stay f32 (``QuantizationSettings/minimumInputChannels``);
+    /// nil is 1, every convolution int8 (optional so that runs started before it resume).
+    public var minimumInt8InputChannels: Int?
     /// Quantisation-aware training after post-training quantisation: when (``QATPolicy``), for
     /// how many epochs and at what learning rate (SGD, cosine, no weight decay; distilling
     /// when the recipe distils).
@@ -61,6 +64,7 @@ public struct CompressionConfiguration: Codable, Equatable, Sendable {
         guard sensitivitySamples >= 10 else { throw fail("--sensitivity-samples must be at least 10") }
         guard calibrationBatches >= 1 else { throw fail("--calibration-batches must be at least 1") }
         guard weightBits == 7 || weightBits == 8 else { throw fail("--weight-bits must be 7 or 8") }
+        guard (minimumInt8InputChannels ?? 1) >= 1 else { throw fail("--int8-min-channels must be at least 1") }
         guard qatEpochs >= 1 else { throw fail("--qat-epochs must be at least 1 (--qat never turns it off)") }
         guard qatLearningRate > 0, qatLearningRate.isFinite else { throw fail("--qat-lr must be positive") }
         _ = try CalibrationMethod(parsing: calibrationMethod)

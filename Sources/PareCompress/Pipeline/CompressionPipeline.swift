@@ -361,7 +361,7 @@ public final class CompressionPipeline {
         let model = try load(state.current!)
         let batches = try calibrationBatches()
         let settings = QuantizationSettings(method: try CalibrationMethod(parsing: c.calibrationMethod), weightBits: c.weightBits,
-                                            threads: c.training.threads)
+                                            minimumInputChannels: c.minimumInt8InputChannels ?? 1, threads: c.training.threads)
         var (quantized, _) = try PostTrainingQuantizer(settings: settings).quantize(model, calibration: batches) {
             [weak self] pass, batch, passes in self?.onEvent?(.calibrating(pass: pass, batch: batch, batches: batches.count * passes))
         }
@@ -509,7 +509,9 @@ public final class CompressionPipeline {
             let shape = trainingSet.sampleShape
             var generator = SeededGenerator(seed: c.training.seed &+ 7)
             let batches = (0..<2).map { _ in Tensor.randomNormal(Shape([4] + shape.dimensions), std: 1, generator: &generator) }
-            final = try PostTrainingQuantizer(settings: QuantizationSettings(weightBits: c.weightBits, threads: c.training.threads))
+            final = try PostTrainingQuantizer(settings: QuantizationSettings(weightBits: c.weightBits,
+                                                                             minimumInputChannels: c.minimumInt8InputChannels ?? 1,
+                                                                             threads: c.training.threads))
                 .quantize(graph, calibration: batches).graph
         }
         let summary = try ModelSummary(graph: final)

@@ -9,15 +9,21 @@ public struct QuantizationSettings: Sendable {
     public var weightBits: Int
     /// Convolutions and linear layers (by node name) kept in f32.
     public var keepFloat: [String]
+    /// Convolutions with fewer input channels than this (an image's first layer) are kept in
+    /// f32. oneDNN's int8 convolutions pad the input channels to 4, and on AVX2 without VNNI
+    /// they ran such a layer 1.5–2.3× slower than its f32 kernel (see
+    /// `CPUFeatures.int8MinimumInputChannels`); 1 quantises every convolution.
+    public var minimumInputChannels: Int
     public var histogramBins: Int
     /// Threads of the calibration executor.
     public var threads: Int
 
     public init(method: CalibrationMethod = .minMax, weightBits: Int = 7, keepFloat: [String] = [],
-                histogramBins: Int = 2048, threads: Int = 1) {
+                minimumInputChannels: Int = 1, histogramBins: Int = 2048, threads: Int = 1) {
         self.method = method
         self.weightBits = weightBits
         self.keepFloat = keepFloat
+        self.minimumInputChannels = minimumInputChannels
         self.histogramBins = histogramBins
         self.threads = threads
     }
@@ -135,6 +141,11 @@ public struct PostTrainingQuantizer {
             case .conv2d, .linear:
                 if keep.contains(node.name) {
                     notes[i] = "kept in f32 (asked)"
+                    continue
+                }
+                if case .conv2d = node.op, let channels = shapes[node.inputs[0]].dimensions.first,
+                   channels < settings.minimumInputChannels {
+                    notes[i] = "kept in f32 (\(channels) input channel\(channels == 1 ? "" : "s"), below the int8 minimum of \(settings.minimumInputChannels))"
                     continue
                 }
                 let p = node.inputs[0]
