@@ -25,8 +25,24 @@ final class QuantizeCommandTests: XCTestCase {
         var (status, output) = try runPare(["train", "smallcnn", "--data", data, "--epochs", "3", "--batch", "32", "--optimizer", "adam",
                                             "--lr", "0.002", "--threads", "1", "--out", path("t")])
         XCTAssertEqual(status, 0, output)
+        // Without VNNI the 1-channel conv1 stays f32 by default (named in the report).
+        (status, output) = try runPare(["quantize", path("t/best.safetensors"), "--calibration-batches", "2", "--batch", "16",
+                                        "--out", path("q/default.safetensors"), "--json"])
+        XCTAssertEqual(status, 0, output)
+        let defaults = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any], output)
+        let layers = try XCTUnwrap((defaults["quantization"] as? [String: Any])?["layers"] as? [[String: Any]], output)
+        let conv1 = try XCTUnwrap(layers.first { $0["name"] as? String == "conv1" }, output)
+        let noVNNI = (defaults["isa"] as? String ?? "").contains("no vnni")
+        XCTAssertEqual(conv1["precision"] as? String, noVNNI ? "f32" : "int8", output)
+        if noVNNI { XCTAssertEqual(conv1["note"] as? String, "kept in f32 (1 input channel, below the int8 minimum of 4)", output) }
+        (status, output) = try runPare(["quantize", path("t/best.safetensors"), "--calibration-batches", "2", "--int8-min-channels", "0",
+                                        "--out", path("q/bad.safetensors")])
+        XCTAssertNotEqual(status, 0, output)
+        XCTAssertTrue(output.contains("--int8-min-channels must be at least 1"), output)
+
         (status, output) = try runPare(["quantize", path("t/best.safetensors"), "--calibration-batches", "4", "--batch", "16",
-                                        "--method", "percentile=99.99", "--eval", "--out", path("q/m-int8.safetensors"), "--json"])
+                                        "--method", "percentile=99.99", "--int8-min-channels", "1", "--eval",
+                                        "--out", path("q/m-int8.safetensors"), "--json"])
         XCTAssertEqual(status, 0, output)
         let report = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any], output)
         let quantization = try XCTUnwrap(report["quantization"] as? [String: Any])
@@ -148,7 +164,8 @@ final class QuantizationAwareCommandTests: XCTestCase {
 
         // Text: per-epoch progress and the accuracies before and after.
         (status, output) = try runPare(["quantize", model, "--data", data, "--qat-epochs", "1", "--calibration-batches", "4",
-                                        "--batch", "16", "--threads", "1", "--qat-run", path("qat-run"), "--out", path("q.safetensors")])
+                                        "--batch", "16", "--threads", "1", "--int8-min-channels", "1", "--qat-run", path("qat-run"),
+                                        "--out", path("q.safetensors")])
         XCTAssertEqual(status, 0, output)
         XCTAssertTrue(output.contains("epoch 1/1"), output)
         XCTAssertTrue(output.contains("post-training int8") && output.contains("quantisation-aware int8"), output)
@@ -221,6 +238,9 @@ final class QuantizationAwareCommandTests: XCTestCase {
         (status, output) = try runPare(["train", "--resume", path("t"), "--qat"])
         XCTAssertNotEqual(status, 0)
         XCTAssertTrue(output.contains("not quantisation-aware"), output)
+        (status, output) = try runPare(["train", model, "--data", data, "--int8-min-channels", "2", "--out", path("r3")])
+        XCTAssertNotEqual(status, 0)
+        XCTAssertTrue(output.contains("--int8-min-channels needs --qat"), output)
         XCTAssertFalse(FileManager.default.fileExists(atPath: path("x.safetensors")))
     }
 }
