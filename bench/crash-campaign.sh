@@ -1,20 +1,28 @@
 #!/usr/bin/env bash
-# Kill-and-resume campaign (issue 16). For `pare train` and `pare prune` (`pare compress`
-# does not exist yet): run once uninterrupted (the reference), then KILLS times start or
+# Kill-and-resume campaign (issue 16). For `pare train`, `pare prune` and `pare compress`:
+# run once uninterrupted (the reference), then KILLS times start or
 # resume the same run and SIGKILL it at a random moment (uniform over the reference's
 # duration: during a step, a checkpoint write or an evaluation), then KILLS times more the
-# moment a checkpoint write has begun (its temporary file exists), check after every kill that
-# each .safetensors in the run directory is complete and well formed, and resume. A run that
+# moment a checkpoint write has begun (its temporary file exists, anywhere under the run
+# directory), check after every kill that each .safetensors and .json file in the run directory
+# is complete and well formed, and resume. A run that
 # finishes before its kill is compared and a new one started, until KILLS kills are done.
 # Every finished run's files must be bit-identical (tensors: weights, running statistics,
-# optimizer state) to the reference's. Then a full disk: the run directory on a small tmpfs
+# optimizer state) to the reference's, and hold no temporary file of an interrupted write
+# (a resumed run deletes those). Then a full disk: the run directory on a small tmpfs
 # (needs root, for mount), filled up before an epoch's checkpoint write; the write must fail
 # with a clear message and leave the previous checkpoint readable and resumable.
 #
 # Small and fast by default: smallcnn at width 0.25 on the first TRAIN_SAMPLES/TEST_SAMPLES
 # images of Fashion-MNIST (/usr/share/datasets/fashion-mnist, Debian's dataset-fashion-mnist).
+# `pare prune` starts from the train campaign's reference model (trained once, uninterrupted,
+# when the train campaign is not run). `pare compress` runs every phase on smallcnn (full
+# width): 1 teacher epoch, start, sensitivity, allocation, 2 pruning steps of 1 distillation
+# epoch each to --target params=40k, int8 calibration, export; it is compared on its teacher,
+# start, pruned, int8 and final model files (tensors) and final.onnx (every byte).
 # Usage: bench/crash-campaign.sh     (KILLS=20 EPOCHS=3 TRAIN_SAMPLES=2000 TEST_SAMPLES=500 WORK=...;
-#        CAMPAIGNS="train prune train-writes prune-writes" by default, CAMPAIGNS= for the full-disk check alone)
+#        CAMPAIGNS="train prune compress train-writes prune-writes compress-writes" by default,
+#        CAMPAIGNS= for the full-disk check alone, FULL_DISK=0 to skip it)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 KILLS=${KILLS:-20}
@@ -40,6 +48,21 @@ prune_fresh() {
     --finetune-epochs 1 --bench-runs 3 "${common[@]}" --out "$1"
 }
 prune_resume() { exec "$pare" prune --resume "$1"; }
+compress_fresh() {
+  exec "$pare" compress smallcnn --train-teacher --teacher-epochs 1 --data "$data" --target params=40k --prune-steps 2 \
+    --finetune-epochs 1 --sensitivity-samples 200 --ratios 0.3,0.6 --round-to 4 --calibration-batches 4 --qat never \
+    --max-drop 100 --bench-runs 3 "${common[@]}" --out "$1"
+}
+compress_resume() { exec "$pare" compress --resume "$1"; }
+
+# The model prune starts from: the train campaign's reference, else one trained here.
+starting_model() {
+  [ -n "${prune_model:-}" ] && return 0
+  if ! ( train_fresh "$WORK/model" ) > "$WORK/model.log" 2>&1; then
+    echo "training the starting model failed (see $WORK/model.log)"; exit 1
+  fi
+  prune_model=$WORK/model/best.safetensors
+}
 
 now_ms() { date +%s%3N; }
 summary=()
@@ -61,7 +84,7 @@ campaign() {
   end=$(now_ms)
   duration=$((end - start))
   echo "$name: uninterrupted run ${duration} ms"
-  local kills=0 resumes=0 restarts=0 runs=0 identical=0 differing=0 corrupt=0 midwrite=0 checks=0 round=0 dir
+  local kills=0 resumes=0 restarts=0 runs=0 litter=0 identical=0 differing=0 corrupt=0 midwrite=0 checks=0 round=0 dir
   dir=$WORK/$tag-killed-$round
   while [ "$kills" -lt "$KILLS" ] || [ -e "$dir/$state" ]; do
     if [ -e "$dir/$state" ]; then
@@ -97,13 +120,20 @@ campaign() {
       runs=$((runs + 1))
       local same=1
       for f in "${files[@]}"; do
-        "${tools[@]}" same "$reference/$f" "$dir/$f" >> "$log" 2>&1 || same=0
+        case $f in
+          *.safetensors) "${tools[@]}" same "$reference/$f" "$dir/$f" >> "$log" 2>&1 || same=0 ;;
+          *) cmp "$reference/$f" "$dir/$f" >> "$log" 2>&1 || same=0 ;;
+        esac
       done
       if [ "$same" -eq 1 ]; then identical=$((identical + 1)); else differing=$((differing + 1)); fi
+      local left
+      left=$("${tools[@]}" check "$dir" 2>>"$log")
+      left=${left##*temporaries=}
+      litter=$((litter + left))
       round=$((round + 1)); dir=$WORK/$tag-killed-$round
     fi
   done
-  local line="$name ($trigger kills): kills $kills, resumes $resumes, fresh starts $restarts, finished runs $runs, bit-identical $identical, differing $differing, checks $checks, corrupt files $corrupt, kills that left a half-written temporary $midwrite"
+  local line="$name ($trigger kills): kills $kills, resumes $resumes, fresh starts $restarts, finished runs $runs, bit-identical $identical, differing $differing, checks $checks, corrupt files $corrupt, kills that left a half-written temporary $midwrite, temporaries left in finished runs $litter"
   echo "$line"
   summary+=("$line")
   # The model the prune campaigns start from: the first trained reference.
@@ -111,19 +141,26 @@ campaign() {
   return 0
 }
 
-for c in ${CAMPAIGNS-train prune train-writes prune-writes}; do
+compress_files=(teacher.safetensors start.safetensors prune/step-1.safetensors prune/pruned.safetensors int8.safetensors
+                final.safetensors final.onnx)
+for c in ${CAMPAIGNS-train prune compress train-writes prune-writes compress-writes}; do
   case $c in
     train) campaign train random last.safetensors last.safetensors best.safetensors ;;
-    prune) campaign prune random run.json pruned.safetensors step-1.safetensors ;;
+    prune) starting_model; campaign prune random run.json pruned.safetensors step-1.safetensors ;;
+    compress) campaign compress random state.json "${compress_files[@]}" ;;
     train-writes) campaign train write last.safetensors last.safetensors best.safetensors ;;
-    prune-writes) campaign prune write run.json pruned.safetensors step-1.safetensors ;;
+    prune-writes) starting_model; campaign prune write run.json pruned.safetensors step-1.safetensors ;;
+    compress-writes) campaign compress write state.json "${compress_files[@]}" ;;
+    *) echo "unknown campaign $c"; exit 1 ;;
   esac
 done
 
 # Full disk during a checkpoint write.
 mount=$WORK/full-disk
 mkdir -p "$mount"
-if mount -t tmpfs -o size=2m tmpfs "$mount" 2>/dev/null; then
+if [ "${FULL_DISK:-1}" = 0 ]; then
+  line="full disk: skipped (FULL_DISK=0)"
+elif mount -t tmpfs -o size=2m tmpfs "$mount" 2>/dev/null; then
   run=$mount/run
   "$pare" train smallcnn --width-multiplier 0.25 --data "$data" --epochs 1 "${common[@]}" --out "$run" > "$WORK/full-disk.log" 2>&1
   dd if=/dev/zero of="$mount/filler" bs=4k > /dev/null 2>&1  # until the disk is full

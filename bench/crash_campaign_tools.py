@@ -4,12 +4,13 @@
   subset SRC DST TRAIN TEST   write the first TRAIN/TEST samples of the MNIST-format data set
                               in SRC (gzipped IDX files) to DST, same format
   check DIR                   every *.safetensors under DIR is a complete, well-formed file
-                              (header length, JSON, offsets covering the data exactly); prints
-                              "files=N corrupt=M temporaries=T" (T: leftover .NAME.UUID.tmp files)
-                              and exits 1 if any is corrupt
+                              (header length, JSON, offsets covering the data exactly) and every
+                              *.json parses; prints "files=N corrupt=M temporaries=T" (T: leftover
+                              .NAME.UUID.tmp files) and exits 1 if any is corrupt
   kill-on-write DIR PID SECONDS
                               SIGKILL process PID as soon as a temporary file of an atomic write
-                              (.NAME.UUID.tmp) appears in DIR, polling for at most SECONDS; prints
+                              (.NAME.UUID.tmp) is created in DIR or below (inotify), waiting
+                              for at most SECONDS; prints
                               "killed" and exits 0 if it did, exits 1 if PID ended or time ran out
   same A B                    the tensors of safetensors files A and B are bit-identical (same
                               names, dtypes, shapes, bytes); prints the differing names, exits 1
@@ -74,10 +75,14 @@ def check(directory):
             path = os.path.join(root, name)
             if name.startswith(".") and name.endswith(".tmp"):
                 temporaries += 1
-            elif name.endswith(".safetensors"):
+            elif name.endswith(".safetensors") or name.endswith(".json"):
                 files += 1
                 try:
-                    read_safetensors(path)
+                    if name.endswith(".json"):
+                        with open(path, "rb") as f:
+                            json.loads(f.read().decode("utf-8"))
+                    else:
+                        read_safetensors(path)
                 except Exception as error:  # noqa: BLE001 - any failure is corruption
                     corrupt += 1
                     print(f"CORRUPT {path}: {error}", file=sys.stderr)
@@ -85,26 +90,81 @@ def check(directory):
     return 1 if corrupt else 0
 
 
+def temporaries_under(directory):
+    """Paths of the temporary files of atomic writes (.NAME.UUID.tmp) in DIR or below."""
+    return {os.path.join(root, n) for root, _, files in os.walk(directory)
+            for n in files if n.startswith(".") and n.endswith(".tmp")}
+
+
 def kill_on_write(directory, pid, seconds):
+    """Watches DIR and its subdirectories with inotify (through libc; polling misses most
+    writes, which last milliseconds) and SIGKILLs PID when a temporary file is created."""
+    import ctypes
+    import select
     import signal
+    import struct
     import time
+    in_create, in_isdir = 0x100, 0x40000000
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+    if fd < 0:
+        raise OSError(ctypes.get_errno(), "inotify_init1")
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            names = os.listdir(directory)
-        except FileNotFoundError:
-            names = []
-        if any(n.startswith(".") and n.endswith(".tmp") for n in names):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                return 1
-            print("killed")
-            return 0
+
+    def alive():
         try:
             os.kill(pid, 0)
+            return True
+        except ProcessLookupError:
+            return False
+
+    def fire():
+        try:
+            os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             return 1
+        print("killed")
+        return 0
+
+    def watch_tree(top):
+        for root, _, _ in os.walk(top):
+            libc.inotify_add_watch(fd, root.encode(), in_create)
+
+    while not os.path.isdir(directory):  # a fresh start creates it
+        if not alive() or time.monotonic() > deadline:
+            return 1
+        time.sleep(0.001)
+    # Temporaries an earlier kill left (until the resumed run deletes them) are not a write.
+    leftovers = temporaries_under(directory)
+    watch_tree(directory)
+    if temporaries_under(directory) - leftovers:  # created while the watches were added
+        return fire()
+    paths = {}
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.05)
+        if not ready:
+            if not alive():
+                return 1
+            continue
+        try:
+            data = os.read(fd, 65536)
+        except BlockingIOError:
+            continue
+        offset = 0
+        while offset < len(data):
+            _, mask, _, length = struct.unpack_from("iIII", data, offset)
+            name = data[offset + 16:offset + 16 + length].rstrip(b"\0").decode()
+            offset += 16 + length
+            if mask & in_isdir:
+                # A new directory (a pruning step's): watch it, and look at what it holds already.
+                for root, _, _ in os.walk(directory):
+                    if root not in paths:
+                        paths[root] = True
+                        libc.inotify_add_watch(fd, root.encode(), in_create)
+                if temporaries_under(directory) - leftovers:
+                    return fire()
+            elif name.startswith(".") and name.endswith(".tmp"):
+                return fire()
     return 1
 
 

@@ -33,18 +33,42 @@ static inline void pare_jpeg_emit_message(j_common_ptr info, int level) {
     }
 }
 
+// Called by libjpeg between chunks of input; stops a file with more than max_scans scans
+// (as djpeg -maxscans does): each scan of a progressive JPEG is a pass over the whole image,
+// and an "EOB run" codes thousands of blocks in a few bits, so a small file of many scans
+// would otherwise cost minutes.
+struct pare_jpeg_progress {
+    struct jpeg_progress_mgr base;
+    int max_scans;
+};
+
+static inline void pare_jpeg_progress_monitor(j_common_ptr info) {
+    struct pare_jpeg_progress *progress = (struct pare_jpeg_progress *)info->progress;
+    int scan = ((j_decompress_ptr)info)->input_scan_number;
+    if (info->is_decompressor && scan > progress->max_scans) {
+        struct pare_jpeg_error *error = (struct pare_jpeg_error *)info->err;
+        snprintf(error->message, sizeof error->message, "more than %d scans (scan %d): refused, as a progressive file of "
+                 "many scans costs a pass over the whole image each", progress->max_scans, scan);
+        longjmp(error->jump, 1);
+    }
+}
+
 /// Decodes a JPEG held in memory to 8-bit RGB, rows top to bottom, 3 bytes per pixel.
 /// Greyscale is replicated to three channels; CMYK (Adobe, inverted) is converted with
 /// R = C*K/255 and so on. On success returns 0 and sets *pixels to a malloc'ed buffer of
 /// width*height*3 bytes (the caller frees it) and *width, *height. On failure returns -1,
 /// sets *pixels to NULL and writes a message of at most message_capacity bytes. A header
-/// announcing more than max_pixels pixels fails before anything is allocated for them.
+/// announcing more than max_pixels pixels, or more than pixels_per_byte times the file's
+/// size, fails before anything is allocated for them; a file of more than max_scans scans
+/// fails when its scan max_scans + 1 begins.
 static inline int pare_jpeg_decode_rgb(const unsigned char *data, unsigned long size,
-                                       unsigned long long max_pixels,
+                                       unsigned long long max_pixels, unsigned long long pixels_per_byte,
+                                       int max_scans,
                                        unsigned char **pixels, int *width, int *height,
                                        char *message, size_t message_capacity) {
     struct jpeg_decompress_struct info;
     struct pare_jpeg_error error;
+    struct pare_jpeg_progress progress;
     unsigned char *volatile buffer = NULL;
     JSAMPLE *volatile row = NULL;
     *pixels = NULL;
@@ -60,6 +84,10 @@ static inline int pare_jpeg_decode_rgb(const unsigned char *data, unsigned long 
         return -1;
     }
     jpeg_create_decompress(&info);
+    memset(&progress, 0, sizeof progress);
+    progress.base.progress_monitor = pare_jpeg_progress_monitor;
+    progress.max_scans = max_scans;
+    info.progress = &progress.base;
     jpeg_mem_src(&info, data, size);
     jpeg_read_header(&info, TRUE);
     unsigned long long announced = (unsigned long long)info.image_width * info.image_height;
@@ -67,6 +95,13 @@ static inline int pare_jpeg_decode_rgb(const unsigned char *data, unsigned long 
         snprintf(error.message, sizeof error.message,
                  "header width %u x height %u is %llu pixels, more than the %llu Pare decodes",
                  (unsigned)info.image_width, (unsigned)info.image_height, announced, max_pixels);
+        longjmp(error.jump, 1);
+    }
+    if (announced > pixels_per_byte * (unsigned long long)size) {
+        snprintf(error.message, sizeof error.message,
+                 "header width %u x height %u is %llu pixels, more than a file of %lu bytes can hold "
+                 "(Huffman coding spends at least one bit per 8x8 block: %llu pixels per byte)",
+                 (unsigned)info.image_width, (unsigned)info.image_height, announced, size, pixels_per_byte);
         longjmp(error.jump, 1);
     }
     int cmyk = info.jpeg_color_space == JCS_CMYK || info.jpeg_color_space == JCS_YCCK;
@@ -114,11 +149,12 @@ static inline int pare_jpeg_decode_rgb(const unsigned char *data, unsigned long 
 }
 
 /// Encodes 8-bit pixels (components 1: grey, 3: RGB; rows top to bottom) as a baseline JPEG
-/// of the given quality (1-100). On success returns 0 and sets *output to a malloc'ed buffer
+/// (progressive: libjpeg's simple progression script, 6 scans for grey, 10 for colour) of
+/// the given quality (1-100). On success returns 0 and sets *output to a malloc'ed buffer
 /// (the caller frees it) of *output_size bytes. On failure returns -1 with a message. Used
 /// by tests to make fixtures.
 static inline int pare_jpeg_encode(const unsigned char *pixels, int width, int height,
-                                   int components, int quality,
+                                   int components, int quality, int progressive,
                                    unsigned char **output, unsigned long *output_size,
                                    char *message, size_t message_capacity) {
     struct jpeg_compress_struct info;
@@ -145,6 +181,7 @@ static inline int pare_jpeg_encode(const unsigned char *pixels, int width, int h
     info.in_color_space = components == 1 ? JCS_GRAYSCALE : JCS_RGB;
     jpeg_set_defaults(&info);
     jpeg_set_quality(&info, quality, TRUE);
+    if (progressive) jpeg_simple_progression(&info);
     jpeg_start_compress(&info, TRUE);
     while (info.next_scanline < info.image_height) {
         JSAMPROW rows[1] = { (JSAMPROW)(pixels + (size_t)info.next_scanline * (size_t)width * (size_t)components) };

@@ -27,6 +27,20 @@ public enum ImageDecoder {
     /// PIL refuses above 179 million). Checked before the pixel buffer is allocated.
     public static let maxPixelCount = 1 << 27
 
+    /// The most pixels a JPEG may announce per byte of its file: 512. A Huffman-coded JPEG
+    /// (baseline or progressive) codes every 8x8 block of its full-resolution component with at
+    /// least one bit (a DC difference), so a file of n bytes holds at most 512n pixels; a
+    /// header announcing more is refused before the pixel buffer (and, for a progressive file,
+    /// libjpeg's coefficient buffer, 2 bytes per pixel and component) is allocated. Only an
+    /// arithmetic-coded JPEG of a nearly uniform image could legitimately pack more.
+    public static let maxJPEGPixelsPerByte = 512
+
+    /// The most scans a JPEG may have: 100 (libjpeg's progressive script writes 10 for colour,
+    /// 6 for grey). Every scan of a progressive file is a pass over the whole image, and a scan
+    /// can code thousands of blocks in a few bits, so many scans in a small file would
+    /// otherwise cost minutes (djpeg's `-maxscans` guards against the same).
+    public static let maxJPEGScanCount = 100
+
     /// Decodes the image file at `path`. Errors name the file.
     public static func decode(file path: String) throws -> RGBImage {
         let data = try FileBytes.readRaw(path)
@@ -111,7 +125,7 @@ public enum ImageDecoder {
         let status = data.withUnsafeBytes { bytes in
             message.withUnsafeMutableBufferPointer { text in
                 pare_jpeg_decode_rgb(bytes.bindMemory(to: UInt8.self).baseAddress, UInt(bytes.count), UInt64(maxPixelCount),
-                                     &pixels, &width, &height,
+                                     UInt64(maxJPEGPixelsPerByte), Int32(maxJPEGScanCount), &pixels, &width, &height,
                                      text.baseAddress, text.count)
             }
         }

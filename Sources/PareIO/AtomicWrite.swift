@@ -12,6 +12,18 @@ public struct AtomicWriteError: Error, CustomStringConvertible {
     public var description: String { reason }
 }
 
+/// Deletes the temporary files that ``writeAtomically(_:to:)`` calls killed part-way left in
+/// `directory` (`.NAME.UUID.tmp`; not below it); the files they were replacing are intact.
+/// A run that resumes in a directory calls this first, so kills leave no litter behind.
+/// Returns the names deleted.
+@discardableResult
+public func removeInterruptedWrites(in directory: URL) throws -> [String] {
+    let names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+        .filter { $0.hasPrefix(".") && $0.hasSuffix(".tmp") }.sorted()
+    for name in names { try FileManager.default.removeItem(at: directory.appendingPathComponent(name)) }
+    return names
+}
+
 /// Writes `data` to `url` so that a reader sees either the old file or the complete new one,
 /// never a partial file: the bytes go to a temporary file in the same directory, which is
 /// flushed to disk (`fsync`) and then renamed over `url`. The directory is synced afterwards,

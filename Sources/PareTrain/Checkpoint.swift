@@ -19,10 +19,7 @@ public struct RunDirectory: Sendable {
     /// Deletes the temporary files of atomic writes that a killed process left behind
     /// (`.NAME.UUID.tmp`); the files they were replacing are intact.
     func removeInterruptedWrites() throws {
-        for name in try FileManager.default.contentsOfDirectory(atPath: url.path)
-        where name.hasPrefix(".") && name.hasSuffix(".tmp") {
-            try FileManager.default.removeItem(at: url.appendingPathComponent(name))
-        }
+        try PareIO.removeInterruptedWrites(in: url)
     }
 }
 

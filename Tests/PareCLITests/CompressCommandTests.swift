@@ -87,10 +87,15 @@ final class CompressCommandTests: XCTestCase {
         kill(victim.processIdentifier, SIGKILL)
         victim.waitUntilExit()
         XCTAssertEqual(victim.terminationReason, .uncaughtSignal, "the run finished before it could be killed")
+        // What a kill during an atomic write leaves: its temporary file, in the run's own
+        // directory and in the pruning run's. Resuming deletes them.
+        let leftovers = ["split/.report.json.5F0A.tmp", "split/prune/.run.json.5F0A.tmp"]
+        for leftover in leftovers { try Data("half".utf8).write(to: scratch.appendingPathComponent(leftover)) }
 
         (status, output) = try runPare(["compress", "--resume", path("split")])
         XCTAssertEqual(status, 0, output)
         XCTAssertTrue(output.contains("resuming") && output.contains("after: teacher, start, sensitivity, allocate"), output)
+        for leftover in leftovers { XCTAssertFalse(exists(leftover), "\(leftover) was left behind") }
         let a = try SafetensorsFile.read(from: scratch.appendingPathComponent("whole/final.safetensors"))
         let b = try SafetensorsFile.read(from: scratch.appendingPathComponent("split/final.safetensors"))
         XCTAssertEqual(Set(a.tensors.keys), Set(b.tensors.keys))

@@ -58,6 +58,54 @@ final class CraftedHeaderTests: XCTestCase {
         XCTAssertEqual(image.pixels.count, 8 * 8 * 3)
     }
 
+    /// 8000 x 8000 is within the pixel bound, but a file of a few hundred bytes cannot code its
+    /// 10^6 blocks (at least a bit each): refused from the header and the file's size, before
+    /// the 192 MB pixel buffer is allocated or libjpeg pads the missing data and decodes it all.
+    func testJPEGHeaderAnnouncingMorePixelsThanTheFileCanHold() throws {
+        var bytes = try jpegBytes(width: 8, height: 8, components: 1, pixels: [UInt8](repeating: 128, count: 64))
+        let frame = try XCTUnwrap((0..<(bytes.count - 1)).first { bytes[$0] == 0xFF && bytes[$0 + 1] == 0xC0 }, "no SOF0 marker")
+        bytes.replaceSubrange((frame + 5)...(frame + 8), with: [0x1F, 0x40, 0x1F, 0x40])
+        let file = path(try temporaryDirectory(self), "short.jpg")
+        try write(bytes, to: file)
+        assertDatasetError(try ImageDecoder.decode(file: file), file: file) {
+            self.isUndecodable($0, containing: "JPEG: header width 8000 x height 8000 is 64000000 pixels, more than a file of "
+                                + "\(bytes.count) bytes can hold")
+        }
+        // Exactly 512 pixels per byte is not refused by the bound. (libjpeg then meets the EOI
+        // marker where the second row's data should be, warns, and pads the rest with grey, as
+        // PIL's decoder does too.)
+        let height = 64 * bytes.count
+        bytes.replaceSubrange((frame + 5)...(frame + 8), with: [UInt8(height >> 8), UInt8(height & 0xFF), 0, 8])
+        try write(bytes, to: file)
+        let padded = try ImageDecoder.decode(file: file)
+        XCTAssertEqual([padded.width, padded.height], [8, height])
+        XCTAssertEqual(padded.width * padded.height, ImageDecoder.maxJPEGPixelsPerByte * bytes.count)
+    }
+
+    /// A progressive JPEG whose last scan is repeated: with 56 scans it decodes (libjpeg only
+    /// warns about the repeated refinement), with 126 it is refused when scan 101 begins.
+    func testJPEGWithTooManyScans() throws {
+        let pixels = (0..<256).map { UInt8(truncatingIfNeeded: $0 * 7) }
+        let progressive = try jpegBytes(width: 16, height: 16, components: 1, pixels: pixels, progressive: true)
+        let markers = (0..<(progressive.count - 1)).filter { progressive[$0] == 0xFF && progressive[$0 + 1] == 0xDA }
+        XCTAssertEqual(markers.count, 6, "libjpeg's progression for grey has 6 scans")
+        XCTAssertEqual(Array(progressive.suffix(2)), [0xFF, 0xD9], "ends with EOI")
+        let last = try XCTUnwrap(markers.last)
+        let scan = Array(progressive[last..<(progressive.count - 2)])
+        func repeated(_ times: Int) -> [UInt8] {
+            Array(progressive[..<last]) + Array([[UInt8]](repeating: scan, count: times + 1).joined()) + [0xFF, 0xD9]
+        }
+        let file = path(try temporaryDirectory(self), "scans.jpg")
+        try write(progressive, to: file)
+        XCTAssertEqual(try ImageDecoder.decode(file: file).pixels.count, 16 * 16 * 3)
+        try write(repeated(50), to: file)
+        XCTAssertEqual(try ImageDecoder.decode(file: file).pixels.count, 16 * 16 * 3, "56 scans are within the bound")
+        try write(repeated(120), to: file)
+        assertDatasetError(try ImageDecoder.decode(file: file), file: file) {
+            self.isUndecodable($0, containing: "JPEG: more than \(ImageDecoder.maxJPEGScanCount) scans (scan 101)")
+        }
+    }
+
     /// A gzipped IDX file whose extents multiply past the bound is refused from its header.
     func testGzippedIDXHeaderAnnouncingTooManyElements() throws {
         let file = path(try temporaryDirectory(self), "train-images-idx3-ubyte.gz")

@@ -110,12 +110,13 @@ func rgbPNG(width: Int, height: Int, pixels: [UInt8]) -> [UInt8] {
              rows: (0..<height).map { Array(pixels[($0 * width * 3)..<(($0 + 1) * width * 3)]) })
 }
 
-/// A JPEG of 8-bit grey (`components` 1) or interleaved RGB (3) pixels, quality 100.
-func jpegBytes(width: Int, height: Int, components: Int, pixels: [UInt8]) throws -> [UInt8] {
+/// A JPEG of 8-bit grey (`components` 1) or interleaved RGB (3) pixels, quality 100,
+/// baseline or progressive (libjpeg's simple progression).
+func jpegBytes(width: Int, height: Int, components: Int, pixels: [UInt8], progressive: Bool = false) throws -> [UInt8] {
     var output: UnsafeMutablePointer<UInt8>?
     var size: UInt = 0
     var message = [CChar](repeating: 0, count: 256)
-    let status = pare_jpeg_encode(pixels, Int32(width), Int32(height), Int32(components), 100, &output, &size,
+    let status = pare_jpeg_encode(pixels, Int32(width), Int32(height), Int32(components), 100, progressive ? 1 : 0, &output, &size,
                                   &message, message.count)
     guard status == 0, let output else {
         let text = message.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }

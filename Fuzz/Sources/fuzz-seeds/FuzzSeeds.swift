@@ -97,12 +97,12 @@ func writeSeeds() throws {
         try write("png", "grey-alpha", png(width: 3, height: 3, bitDepth: 8, colorType: 4, samplesPerPixel: 2))
         try write("png", "rgba8", png(width: 2, height: 5, bitDepth: 8, colorType: 6, samplesPerPixel: 4))
 
-        func jpeg(width: Int, height: Int, components: Int, quality: Int) -> [UInt8] {
+        func jpeg(width: Int, height: Int, components: Int, quality: Int, progressive: Bool = false) -> [UInt8] {
             var output: UnsafeMutablePointer<UInt8>?
             var size: UInt = 0
             var message = [CChar](repeating: 0, count: 256)
             let pixels = pattern(width * height * components)
-            let status = pare_jpeg_encode(pixels, Int32(width), Int32(height), Int32(components), Int32(quality), &output, &size,
+            let status = pare_jpeg_encode(pixels, Int32(width), Int32(height), Int32(components), Int32(quality), progressive ? 1 : 0, &output, &size,
                                           &message, message.count)
             precondition(status == 0, "libjpeg: \(String(cString: message))")
             defer { free(output) }
@@ -111,6 +111,8 @@ func writeSeeds() throws {
         try write("jpeg", "grey-8x8", jpeg(width: 8, height: 8, components: 1, quality: 90))
         try write("jpeg", "rgb-16x8", jpeg(width: 16, height: 8, components: 3, quality: 75))
         try write("jpeg", "rgb-5x3", jpeg(width: 5, height: 3, components: 3, quality: 100))
+        try write("jpeg", "grey-16x16-progressive", jpeg(width: 16, height: 16, components: 1, quality: 90, progressive: true))
+        try write("jpeg", "rgb-16x16-progressive", jpeg(width: 16, height: 16, components: 3, quality: 75, progressive: true))
 
         // MARK: Models: safetensors, architecture JSON, ONNX
 

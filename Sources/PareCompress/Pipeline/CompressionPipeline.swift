@@ -35,7 +35,7 @@ public enum CompressionEvent: Sendable {
 ///
 /// After every phase `state.json`, `report.json` and `report.html` are rewritten atomically;
 /// a killed run continues with ``init(resuming:trainingSet:testSet:)`` (an interrupted training
-/// from its last epoch). The run stops with ``CompressionError/maxDropExceeded(_:)`` when a
+/// from its last epoch; the temporary files of writes the kill interrupted are deleted). The run stops with ``CompressionError/maxDropExceeded(_:)`` when a
 /// step's accuracy is more than ``CompressionConfiguration/maxDrop`` below the start's, and
 /// with ``CompressionError/targetNotMet(_:)`` when the target cannot be met; every step's
 /// model stays in the directory.
@@ -77,6 +77,7 @@ public final class CompressionPipeline {
             }
         }
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try removeInterruptedWrites(in: directory)  // of a start killed before state.json
         self.directory = directory
         self.trainingSet = trainingSet
         self.testSet = testSet
@@ -99,6 +100,7 @@ public final class CompressionPipeline {
             throw CompressionError.invalidSettings("no compression run to resume: \(file.path) does not exist")
         }
         state = try JSONDecoder().decode(CompressionState.self, from: fileContents(file))
+        try removeInterruptedWrites(in: directory)
         self.directory = directory
         self.trainingSet = trainingSet
         self.testSet = testSet

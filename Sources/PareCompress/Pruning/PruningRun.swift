@@ -131,6 +131,7 @@ public final class PruningRun {
         training.epochs = max(1, configuration.finetuneEpochs)
         try training.validate()
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try removeInterruptedWrites(in: directory)  // of a start killed before run.json
         let analysis = try ChannelAnalysis(graph)
         var originalUnits: [String: Int] = [:], surviving: [String: [Int]] = [:]
         for group in analysis.groups {
@@ -153,6 +154,7 @@ public final class PruningRun {
             throw PruningError.invalidSettings("no pruning run to resume: \(stateFile.path) does not exist")
         }
         state = try JSONDecoder().decode(PruningRunState.self, from: fileContents(stateFile))
+        try removeInterruptedWrites(in: directory)
         guard let last = state.records.last else {
             throw PruningError.invalidSettings("\(stateFile.path) records no step")
         }
