@@ -35,10 +35,11 @@ public enum CompressionEvent: Sendable {
 ///
 /// After every phase `state.json`, `report.json` and `report.html` are rewritten atomically;
 /// a killed run continues with ``init(resuming:trainingSet:testSet:)`` (an interrupted training
-/// from its last epoch; the temporary files of writes the kill interrupted are deleted). The run stops with ``CompressionError/maxDropExceeded(_:)`` when a
-/// step's accuracy is more than ``CompressionConfiguration/maxDrop`` below the start's, and
-/// with ``CompressionError/targetNotMet(_:)`` when the target cannot be met; every step's
-/// model stays in the directory.
+/// from its last epoch; the temporary files of writes the kill interrupted are deleted). The
+/// run stops with ``CompressionError/maxDropExceeded(_:)`` when a step's accuracy is more
+/// than ``CompressionConfiguration/maxDrop`` below the start's, and with
+/// ``CompressionError/targetNotMet(_:)`` when the target cannot be met; every step's model
+/// stays in the directory.
 public final class CompressionPipeline {
     public let directory: URL
     public private(set) var state: CompressionState
