@@ -7,11 +7,15 @@
 # `pare compare` of all of them (size on disk, MACs, latency at batch 1).
 # Writes everything under ${OUT:-.build/distill}; a finished run is not redone.
 #   TEACHER (zoo model, default smallcnn) TEACHER_WIDTH (default 2) TEACHER_EPOCHS (default 15)
-#   WEAK_WIDTH (default 1) WEAK_EPOCHS (default 2)
+#   WEAK_WIDTH (default 1) WEAK_EPOCHS (default 2), or WEAK_TEACHER (a model file to use as the weak
+#   teacher instead of training one, e.g. an early epoch's best.safetensors of the teacher's run)
 #   STUDENT (default smallcnn) STUDENT_WIDTH (default 0.25) STUDENT_EPOCHS (default 10)
 #   ALPHA (default 0.5) TEMPERATURE (default 20: the seed's) EXTRA (more T:ALPHA pairs, default
 #   "4:0.9 4:0.5 2:0.5") RANK (the rewritten student's fc1 rank, default 16) AUGMENT (default crop,flip)
 #   LR (every run's --lr; default pare's 0.05) THREADS (default 2) PARE (a built pare; default: build one)
+#   REWRITE (pare rewrite options for the rewritten student, default "--dwpw --svd --rank $RANK --skip conv1
+#   --skip fc2", smallcnn's), REWRITE_MORE (a second pare rewrite pass on its result, e.g. "--grouped 2 --kind
+#   conv1x1"), REWRITE_EPOCHS (default STUDENT_EPOCHS), REWRITE_LR (default 0.01: it starts from trained weights)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-.build/distill}
@@ -29,41 +33,67 @@ train() {  # name model width epochs
   local width=(--width-multiplier "$3"); [ "$3" = - ] && width=()
   "$pare" train "$2" "${width[@]}" --epochs "$4" "${common[@]}" --out "$out/$1"
 }
-distill() {  # name teacher-run [temperature alpha]
+distill() {  # name teacher-file [temperature alpha]
   [ -f "$out/$1/student.safetensors" ] && return
   if [ -f "$out/$1/last.safetensors" ]; then "$pare" distill --resume "$out/$1" --log-every 1000; return; fi
-  "$pare" distill --teacher "$out/$2/best.safetensors" --student "${STUDENT:-smallcnn}" --width-multiplier "${STUDENT_WIDTH:-0.25}" \
+  "$pare" distill --teacher "$2" --student "${STUDENT:-smallcnn}" --width-multiplier "${STUDENT_WIDTH:-0.25}" \
     --epochs "${STUDENT_EPOCHS:-10}" --alpha "${4:-${ALPHA:-0.5}}" --temperature "${3:-${TEMPERATURE:-20}}" "${common[@]}" --out "$out/$1"
 }
 
 train teacher "${TEACHER:-smallcnn}" "${TEACHER_WIDTH:-2}" "${TEACHER_EPOCHS:-15}"
-train weak-teacher "${TEACHER:-smallcnn}" "${WEAK_WIDTH:-1}" "${WEAK_EPOCHS:-2}"
+if [ -n "${WEAK_TEACHER:-}" ]; then
+  weak="$WEAK_TEACHER"
+else
+  train weak-teacher "${TEACHER:-smallcnn}" "${WEAK_WIDTH:-1}" "${WEAK_EPOCHS:-2}"
+  weak="$out/weak-teacher/best.safetensors"
+fi
 train student-alone "${STUDENT:-smallcnn}" "${STUDENT_WIDTH:-0.25}" "${STUDENT_EPOCHS:-10}"
-distill distilled teacher
-distill distilled-from-weak weak-teacher
+teacher="$out/teacher/best.safetensors"
+distill distilled "$teacher"
+distill distilled-from-weak "$weak"
 # More temperatures and weights (EXTRA="T:ALPHA ..."; default 4:0.9 4:0.5 2:0.5), from both teachers.
-runs=(teacher weak-teacher student-alone distilled distilled-from-weak)
+runs=(teacher student-alone distilled distilled-from-weak)
+[ -n "${WEAK_TEACHER:-}" ] || runs=(teacher weak-teacher student-alone distilled distilled-from-weak)
 for pair in ${EXTRA-4:0.9 4:0.5 2:0.5}; do
   t=${pair%%:*} a=${pair##*:}
-  distill "distilled-T$t-a$a" teacher "$t" "$a"; distill "distilled-from-weak-T$t-a$a" weak-teacher "$t" "$a"
+  distill "distilled-T$t-a$a" "$teacher" "$t" "$a"; distill "distilled-from-weak-T$t-a$a" "$weak" "$t" "$a"
   runs+=("distilled-T$t-a$a" "distilled-from-weak-T$t-a$a")
 done
 
 # The other student the seed compares: a rewrite of the teacher itself, initialised from its
-# weights (depthwise-separable conv2, fc1 factored at rank 16), trained alone and distilled.
-rewritten="$out/teacher-dwpw-svd.safetensors"
-[ -f "$rewritten" ] || "$pare" rewrite "$out/teacher/best.safetensors" --dwpw --svd --rank "${RANK:-16}" --skip conv1 --skip fc2 \
-  --out "$rewritten"
-train rewritten-alone "$rewritten" - "${STUDENT_EPOCHS:-10}"
-[ -f "$out/rewritten-distilled/student.safetensors" ] || {
-  if [ -f "$out/rewritten-distilled/last.safetensors" ]; then "$pare" distill --resume "$out/rewritten-distilled" --log-every 1000; else
-  "$pare" distill --teacher "$out/teacher/best.safetensors" --student "$rewritten" --epochs "${STUDENT_EPOCHS:-10}" \
-    --alpha "${ALPHA:-0.5}" --temperature "${TEMPERATURE:-20}" "${common[@]}" --out "$out/rewritten-distilled"; fi; }
+# weights (default: depthwise-separable conv2, fc1 factored at rank 16; REWRITE and REWRITE_MORE
+# change it), trained alone and distilled from both teachers.
+rewritten="$out/teacher-rewritten.safetensors"
+if [ ! -f "$rewritten" ]; then
+  # shellcheck disable=SC2086
+  "$pare" rewrite "$teacher" ${REWRITE:---dwpw --svd --rank ${RANK:-16} --skip conv1 --skip fc2} --out "$rewritten"
+  if [ -n "${REWRITE_MORE:-}" ]; then
+    # shellcheck disable=SC2086
+    "$pare" rewrite "$rewritten" $REWRITE_MORE --out "$rewritten.more.safetensors" && mv "$rewritten.more.safetensors" "$rewritten"
+  fi
+fi
+rewrite_epochs=${REWRITE_EPOCHS:-${STUDENT_EPOCHS:-10}}
+rewrite_common=(--data fashion-mnist --val-fraction 0.1 --threads "$threads" --augment "$augment" --log-every 1000 --lr "${REWRITE_LR:-0.01}")
+[ -f "$out/rewritten-alone/summary.json" ] || {
+  if [ -f "$out/rewritten-alone/last.safetensors" ]; then "$pare" train --resume "$out/rewritten-alone" --log-every 1000; else
+  "$pare" train "$rewritten" --epochs "$rewrite_epochs" "${rewrite_common[@]}" --out "$out/rewritten-alone"; fi; }
+distill_rewritten() {  # name teacher-file
+  [ -f "$out/$1/student.safetensors" ] && return
+  if [ -f "$out/$1/last.safetensors" ]; then "$pare" distill --resume "$out/$1" --log-every 1000; return; fi
+  "$pare" distill --teacher "$2" --student "$rewritten" --epochs "$rewrite_epochs" --alpha "${ALPHA:-0.5}" \
+    --temperature "${TEMPERATURE:-20}" "${rewrite_common[@]}" --out "$out/$1"
+}
+distill_rewritten rewritten-distilled "$teacher"
+distill_rewritten rewritten-distilled-from-weak "$weak"
 
 echo
 printf "%-22s %12s %14s %16s\n" run parameters "test accuracy" "s per epoch"
-for run in "${runs[@]}" rewritten-alone rewritten-distilled; do
-  python3 - "$out/$run/summary.json" "$run" <<'PY'
+summaries=()
+for run in "${runs[@]}" rewritten-alone rewritten-distilled rewritten-distilled-from-weak; do summaries+=("$out/$run/summary.json:$run"); done
+# A WEAK_TEACHER copied from an early epoch of a run keeps that run's summary.json beside it.
+[ -n "${WEAK_TEACHER:-}" ] && [ -f "$(dirname "$WEAK_TEACHER")/summary.json" ] && summaries=("${summaries[0]}" "$(dirname "$WEAK_TEACHER")/summary.json:weak-teacher" "${summaries[@]:1}")
+for entry in "${summaries[@]}"; do
+  python3 - "${entry%:*}" "${entry##*:}" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))
 if "summary" in s: s = s["summary"]
@@ -73,6 +103,7 @@ print("%-22s %12s %13.2f%% %16.1f" % (sys.argv[2], format(s["trainableParameters
 PY
 done
 echo
-"$pare" compare "$out/teacher/best.safetensors" "$out/weak-teacher/best.safetensors" "$out/student-alone/best.safetensors" \
+"$pare" compare "$teacher" "$weak" "$out/student-alone/best.safetensors" \
   "$out/distilled/student.safetensors" "$out/distilled-from-weak/student.safetensors" "$out/rewritten-alone/best.safetensors" \
-  "$out/rewritten-distilled/student.safetensors" --data fashion-mnist --threads "$threads"
+  "$out/rewritten-distilled/student.safetensors" "$out/rewritten-distilled-from-weak/student.safetensors" \
+  --data fashion-mnist --threads "$threads"
