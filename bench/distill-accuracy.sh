@@ -74,7 +74,7 @@ if [ ! -f "$rewritten" ]; then
 fi
 rewrite_epochs=${REWRITE_EPOCHS:-${STUDENT_EPOCHS:-10}}
 rewrite_common=(--data fashion-mnist --val-fraction 0.1 --threads "$threads" --augment "$augment" --log-every 1000 --lr "${REWRITE_LR:-0.01}")
-[ -f "$out/rewritten-alone/summary.json" ] || {
+[ -f "$out/rewritten-alone/summary.json" ] && [ "$(python3 -c "import json;s=json.load(open('$out/rewritten-alone/summary.json'));print(s['completedEpochs']==$rewrite_epochs)")" = True ] || {
   if [ -f "$out/rewritten-alone/last.safetensors" ]; then "$pare" train --resume "$out/rewritten-alone" --log-every 1000; else
   "$pare" train "$rewritten" --epochs "$rewrite_epochs" "${rewrite_common[@]}" --out "$out/rewritten-alone"; fi; }
 distill_rewritten() {  # name teacher-file
@@ -87,7 +87,7 @@ distill_rewritten rewritten-distilled "$teacher"
 distill_rewritten rewritten-distilled-from-weak "$weak"
 
 echo
-printf "%-22s %12s %14s %16s\n" run parameters "test accuracy" "s per epoch"
+printf "%-30s %12s %14s %16s\n" run parameters "test accuracy" "s per epoch"
 summaries=()
 for run in "${runs[@]}" rewritten-alone rewritten-distilled rewritten-distilled-from-weak; do summaries+=("$out/$run/summary.json:$run"); done
 # A WEAK_TEACHER copied from an early epoch of a run keeps that run's summary.json beside it.
@@ -98,7 +98,7 @@ import json, sys
 s = json.load(open(sys.argv[1]))
 if "summary" in s: s = s["summary"]
 epochs = s["history"]
-print("%-22s %12s %13.2f%% %16.1f" % (sys.argv[2], format(s["trainableParameters"], ","), 100 * epochs[-1]["test"]["accuracy"],
+print("%-30s %12s %13.2f%% %16.1f" % (sys.argv[2], format(s["trainableParameters"], ","), 100 * epochs[-1]["test"]["accuracy"],
       sum(e["seconds"] for e in epochs) / len(epochs)))
 PY
 done
