@@ -10,13 +10,19 @@ import PareCore
 /// `j·Cin/g ..< (j+1)·Cin/g`); the shuffle (view `[g, Cout/g]`, transposed) moves position
 /// `j·(Cout/g) + i` to `i·g + j = o`. The new layer computes the original with the
 /// off-diagonal blocks dropped.
+///
+/// Each shuffle is then moved past the batch norm and activation that follow it
+/// (``ShuffleSinking``), so that an inference executor folds them into the grouped
+/// convolution: `conv → bn → relu` becomes `grouped → bn' → relu → shuffle` (unless
+/// `sinkShuffles` is false: `grouped → shuffle → bn → relu`, the same function).
 public enum GroupedRewrite {
     public static let kind = "grouped"
 
     public static func apply(_ graph: Graph, groups: Int, selection: RewriteSelection = RewriteSelection(),
-                             excluded: Set<String> = [], measurement: RewriteMeasurement = RewriteMeasurement()) throws -> RewriteResult {
+                             excluded: Set<String> = [], measurement: RewriteMeasurement = RewriteMeasurement(),
+                             sinkShuffles: Bool = true) throws -> RewriteResult {
         guard groups >= 2 else { throw RewriteError.invalidSettings("grouped: groups must be at least 2, got \(groups)") }
-        return try LayerRewrite.apply(graph, kind: kind, selection: selection, excluded: excluded, measurement: measurement) { layer in
+        var result = try LayerRewrite.apply(graph, kind: kind, selection: selection, excluded: excluded, measurement: measurement) { layer in
             guard case let .conv2d(a) = layer.node.op else { return .notApplicable }
             let inChannels = layer.inputShape[0]
             guard a.groups == 1 else {
@@ -38,6 +44,8 @@ public enum GroupedRewrite {
                 return editor.add(name + ".shuffle", op: .channelShuffle(groups: groups), inputs: [y])
             }
         }
+        if sinkShuffles { result.graph = try ShuffleSinking.apply(result.graph).graph }
+        return result
     }
 
     /// The grouped weight `[Cout, Cin/g, kh, kw]`: row `j·(Cout/g) + i` is
