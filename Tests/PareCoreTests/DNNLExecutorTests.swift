@@ -142,6 +142,28 @@ final class DNNLExecutorTests: XCTestCase {
                     batch: 3, mode: .training)
     }
 
+    /// A shuffle between convolutions that use a blocked layout runs on it (forward and
+    /// backward, no reorder to plain and back) and still matches the reference; 12 channels
+    /// (not a multiple of the block) take the plain path.
+    func testChannelShuffleOnBlockedLayouts() throws {
+        let g = graph(input: [8, 6, 6], [conv(16, [3, 3], padding: Padding2d(1)), .channelShuffle(groups: 2),
+                                         conv(16, [3, 3], padding: Padding2d(1), groups: 16), .channelShuffle(groups: 4),
+                                         conv(16, [1, 1], groups: 2), .relu])
+        let parameterised = try TestGraphs.withRandomParameters(g, seed: 1)
+        for mode in [ExecutionMode.training, .inference] {
+            let executor = try DNNLExecutor(graph: parameterised, batchSize: 3, mode: mode)
+            let plan = executor.planDescription
+            XCTAssertEqual(plan.components(separatedBy: "channelShuffle: on aBcd").count - 1, 2, plan)
+            XCTAssertFalse(plan.contains("n1 input 0") || plan.contains("n2 input 0") || plan.contains("n3 input 0"), plan)
+            try compare(g, batch: 3, mode: mode)
+        }
+        let odd = graph(input: [6, 5, 5], [conv(12, [1, 1], groups: 2), .channelShuffle(groups: 2),
+                                           conv(12, [3, 3], padding: Padding2d(1), groups: 12)])
+        let executor = try DNNLExecutor(graph: try TestGraphs.withRandomParameters(odd, seed: 2), batchSize: 2, mode: .training)
+        XCTAssertFalse(executor.planDescription.contains("channelShuffle: on"), executor.planDescription)
+        try compare(odd, batch: 2, mode: .training)
+    }
+
     /// Max pooling between blocked activations runs on ``BlockedMaxPooling`` (training and
     /// inference) and still matches the reference, ceil mode and overlapping windows included.
     func testMaxPoolingOnBlockedLayoutsRunsOnPareKernel() throws {

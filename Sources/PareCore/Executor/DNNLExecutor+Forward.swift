@@ -9,6 +9,16 @@ import Darwin
 extension DNNLExecutor {
     var propagation: dnnl_prop_kind_t { mode == .training ? dnnl_forward_training : dnnl_forward_inference }
 
+    /// The channel block (8 or 16) when channel shuffle `i` can run on its producer's layout:
+    /// f32 `nChw8c` or `nChw16c` with the channels a multiple of the block (no padding lanes).
+    func blockedShuffleLayout(_ i: Int) throws -> Int? {
+        let producer = graph.nodes[i].inputs[0]
+        guard storedQuantization[producer] == nil,
+              let block = try MemoryDescriptor.channelBlock(valueMD[producer], shape: fullShape(producer)),
+              shapes[i][0] % block == 0 else { return nil }
+        return block
+    }
+
     /// Plans node `i`'s forward pass: its primitives, layouts and buffers.
     func compileForward(_ i: Int) throws {
         let node = graph.nodes[i]
@@ -204,10 +214,22 @@ extension DNNLExecutor {
             }
 
         case let .channelShuffle(groups):
-            let x = try input(i, 0, as: try plainMD(node.inputs[0]))
-            let y = output(i, try plainMD(i))
             let s = shapes[i]
             let batch = batchSize
+            if let block = try blockedShuffleLayout(i) {
+                // On the producer's blocked layout, which the consumer (a convolution) wants too.
+                let md = valueMD[node.inputs[0]]
+                let x = try input(i, 0, as: md)
+                let y = output(i, md)
+                implementationNotes.append("\(node.name) channelShuffle: on \(MemoryDescriptor.describe(md))")
+                addSwift(at: t, touching: [x, y], label: "\(node.name) channelShuffle forward (blocked)") { ex in
+                    channelShuffleBlocked(output: ex.floatPointer(y), input: ex.floatPointer(x), batch: batch, channels: s[0],
+                                          plane: s[1] * s[2], groups: groups, block: block)
+                }
+                break
+            }
+            let x = try input(i, 0, as: try plainMD(node.inputs[0]))
+            let y = output(i, try plainMD(i))
             addSwift(at: t, touching: [x, y]) { ex in
                 channelShuffle(output: ex.floatPointer(y), input: ex.floatPointer(x), batch: batch, channels: s[0],
                                plane: s[1] * s[2], groups: groups)

@@ -47,6 +47,35 @@ func channelShuffle<T>(output: UnsafeMutablePointer<T>, input: UnsafePointer<T>,
     }
 }
 
+/// The same shuffle on oneDNN's blocked layout `nChw{block}c` (`channels` a multiple of
+/// `block`): output channel `o = c·groups + g` is input channel `g·(C/groups) + c`, where
+/// channel `k` of pixel `p` lies at `(k / block)·plane·block + p·block + k % block` in its
+/// sample. Each output block is written contiguously, pixel by pixel, from the `block` source
+/// lanes it needs; no reorder to plain and back. The backward is the same with `groups`
+/// replaced by C/groups.
+func channelShuffleBlocked(output: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, batch: Int,
+                           channels: Int, plane: Int, groups: Int, block: Int) {
+    let perGroup = channels / groups
+    let blockStride = plane * block
+    let sources = (0..<channels).map { o -> Int in
+        let k = (o % groups) * perGroup + o / groups
+        return (k / block) * blockStride + k % block
+    }
+    sources.withUnsafeBufferPointer { sources in
+        for n in 0..<batch {
+            let x = input + n * channels * plane, y = output + n * channels * plane
+            for b in 0..<(channels / block) {
+                let destination = y + b * blockStride
+                let lanes = sources.baseAddress! + b * block
+                for p in 0..<plane {
+                    let q = p * block
+                    for l in 0..<block { destination[q + l] = x[lanes[l] + q] }
+                }
+            }
+        }
+    }
+}
+
 /// output is (N, count, plane): channels start..<start+count of input (N, channels, plane).
 func channelSliceForward<T>(output: UnsafeMutablePointer<T>, input: UnsafePointer<T>, batch: Int,
                             channels: Int, plane: Int, start: Int, count: Int) {
