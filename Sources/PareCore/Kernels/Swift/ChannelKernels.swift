@@ -67,6 +67,17 @@ func channelShuffleBlocked(output: UnsafeMutablePointer<Float>, input: UnsafePoi
             for b in 0..<(channels / block) {
                 let destination = y + b * blockStride
                 let lanes = sources.baseAddress! + b * block
+                if block == 8 {
+                    // AVX2's block, unrolled: the eight source offsets stay in registers.
+                    let (l0, l1, l2, l3, l4, l5, l6, l7) = (lanes[0], lanes[1], lanes[2], lanes[3],
+                                                            lanes[4], lanes[5], lanes[6], lanes[7])
+                    for p in 0..<plane {
+                        let q = p * 8, s = x + q
+                        let v = SIMD8<Float>(s[l0], s[l1], s[l2], s[l3], s[l4], s[l5], s[l6], s[l7])
+                        UnsafeMutableRawPointer(destination + q).storeBytes(of: v, as: SIMD8<Float>.self)
+                    }
+                    continue
+                }
                 for p in 0..<plane {
                     let q = p * block
                     for l in 0..<block { destination[q + l] = x[lanes[l] + q] }
