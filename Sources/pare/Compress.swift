@@ -76,11 +76,7 @@ extension Pare {
         @Option(help: "With distill: softmax temperature T (default: \(DistillationSettings().temperature)).") var temperature: Float?
         @Option(help: "Calibration: minmax, percentile=P, entropy or mse.") var method = "minmax"
         @Option(help: "Calibration batches of the training set.") var calibrationBatches = 16
-        @Option(help: "Weight bits, 7 or 8 (default: 7 without VNNI, 8 with it).") var weightBits: Int?
-        @Option(name: .customLong("int8-min-channels"),
-                help: ArgumentHelp("Convolutions with fewer input channels (an image's first layer) stay f32 (default: 4 without VNNI, else 1).",
-                                   valueName: "n"))
-        var minimumInputChannels: Int?
+        @OptionGroup var int8: Int8Options
         @Option(help: "Quantisation-aware training after calibration: auto (when int8 is more than --max-drop below the start), always or never.")
         var qat = "auto"
         @Option(help: "Epochs of quantisation-aware training.") var qatEpochs = 1
@@ -187,8 +183,8 @@ extension Pare {
             c.qatLearningRate = qatLr
             c.calibrationMethod = method
             c.calibrationBatches = calibrationBatches
-            c.weightBits = weightBits ?? CPUFeatures.current().int8WeightBits
-            c.minimumInt8InputChannels = minimumInputChannels ?? CPUFeatures.current().int8MinimumInputChannels
+            c.weightBits = int8.resolvedWeightBits()
+            c.minimumInt8InputChannels = int8.resolvedMinimumInputChannels()
             c.benchmark = LatencyBenchmark.Settings(batch: benchBatch, threads: c.training.threads, warmup: 10, runs: benchRuns)
             c.notes = ["model": model!, "data": data!, "command": CommandLine.arguments.dropFirst().joined(separator: " ")]
             if let teacher { c.notes["teacher"] = teacher }

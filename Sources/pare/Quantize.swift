@@ -57,14 +57,10 @@ extension Pare {
         @Option(help: "Calibration batches, drawn from the training split.") var calibrationBatches = 16
         @Option(help: "Calibration batch size.") var batch = 32
         @Option(help: "Calibration: minmax, percentile=P (e.g. percentile=99.99), entropy or mse.") var method = "minmax"
-        @Option(help: "Weight bits, 8 or 7 (default: 8 with VNNI, else 7).") var weightBits: Int?
         @Option(name: .customLong("keep-fp32"), help: ArgumentHelp("Convolutions or linear layers to keep in f32, comma-separated.",
                                                                    valueName: "names"))
         var keepFloat: String?
-        @Option(name: .customLong("int8-min-channels"),
-                help: ArgumentHelp("Convolutions with fewer input channels (an image's first layer) stay f32 (default: 4 without VNNI, where oneDNN's int8 kernel runs them slower than f32; else 1). 1 quantises every convolution.",
-                                   valueName: "n"))
-        var minimumInputChannels: Int?
+        @OptionGroup var int8: Int8Options
         @Option(help: "Normalisation of the calibration images: \(Normalize.presets.keys.sorted().joined(separator: ", ")), none or default (default: the checkpoint's, else the data set's preset).")
         var normalize: String?
         @Option(help: "Seed of the calibration sample.") var seed: UInt64 = 0
@@ -90,8 +86,6 @@ extension Pare {
             guard calibrationBatches > 0, batch > 0, threads > 0 else {
                 throw ValidationError("--calibration-batches, --batch and --threads must be positive")
             }
-            if let weightBits, weightBits != 7 && weightBits != 8 { throw ValidationError("--weight-bits must be 7 or 8") }
-            if let minimumInputChannels, minimumInputChannels < 1 { throw ValidationError("--int8-min-channels must be at least 1") }
             if synthetic && (eval || data != nil) { throw ValidationError("--synthetic calibrates without data: drop --data and --eval") }
             if let weights, !["fp16", "bf16"].contains(weights) { throw ValidationError("--weights must be fp16 or bf16, got '\(weights)'") }
             if weights != nil && synthetic { throw ValidationError("--weights needs no calibration: drop --synthetic") }
@@ -170,7 +164,7 @@ extension Pare {
                 return batches
             }()
             let features = CPUFeatures.current()
-            let bits = weightBits ?? features.int8WeightBits
+            let bits = int8.resolvedWeightBits(features)
             if let qatEpochs, qatEpochs > 0 {
                 return try runQuantizationAware(graph, checkpoint: checkpoint, source: source, train: train, batches: batches,
                                                 bits: bits, epochs: qatEpochs, outURL: outURL, isa: features.isa)
@@ -217,7 +211,7 @@ extension Pare {
         func settings(bits: Int) throws -> QuantizationSettings {
             QuantizationSettings(method: try CalibrationMethod(parsing: method), weightBits: bits,
                                  keepFloat: keepFloat.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } } ?? [],
-                                 minimumInputChannels: minimumInputChannels ?? CPUFeatures.current().int8MinimumInputChannels,
+                                 minimumInputChannels: int8.resolvedMinimumInputChannels(),
                                  threads: threads)
         }
 
@@ -385,7 +379,7 @@ extension Pare {
                 Tensor.randomNormal(Shape([batch] + shape.dimensions), std: 1, generator: &generator)
             }
             let features = CPUFeatures.current()
-            let bits = weightBits ?? features.int8WeightBits
+            let bits = int8.resolvedWeightBits(features)
             var (result, report) = try quantize(graph, batches: batches, bits: bits)
             result.metadata["quantize"] = CommandLine.arguments.dropFirst().joined(separator: " ")
             if result.metadata["model"] == nil { result.metadata["model"] = model }

@@ -60,11 +60,7 @@ extension Pare {
         @Flag(help: "Quantisation-aware fine-tuning of a trained f32 model file; writes int8.safetensors at the end (see above).")
         var qat = false
         @Option(help: "With --qat: calibration batches (of --batch images) that set the starting ranges.") var calibrationBatches = 16
-        @Option(help: "With --qat: weight bits, 8 or 7 (default: 8 with VNNI, else 7).") var weightBits: Int?
-        @Option(name: .customLong("int8-min-channels"),
-                help: ArgumentHelp("With --qat: convolutions with fewer input channels (an image's first layer) stay f32 (default: 4 without VNNI, else 1).",
-                                   valueName: "n"))
-        var minimumInputChannels: Int?
+        @OptionGroup(title: "With --qat") var int8: Int8Options
         @Option(help: "Without a terminal, print a progress line every this many batches.") var logEvery = 100
         @Flag(help: "Print the final summary as JSON.") var json = false
 
@@ -79,10 +75,8 @@ extension Pare {
             guard logEvery > 0 else { throw ValidationError("--log-every must be positive") }
             if let epochs, epochs < 0 { throw ValidationError("--epochs must not be negative, got \(epochs)") }
             guard calibrationBatches > 0 else { throw ValidationError("--calibration-batches must be positive") }
-            if let weightBits, weightBits != 7 && weightBits != 8 { throw ValidationError("--weight-bits must be 7 or 8") }
-            if !qat && resume == nil && weightBits != nil { throw ValidationError("--weight-bits needs --qat") }
-            if let minimumInputChannels, minimumInputChannels < 1 { throw ValidationError("--int8-min-channels must be at least 1") }
-            if !qat && resume == nil && minimumInputChannels != nil { throw ValidationError("--int8-min-channels needs --qat") }
+            if !qat && resume == nil && int8.weightBits != nil { throw ValidationError("--weight-bits needs --qat") }
+            if !qat && resume == nil && int8.minimumInputChannels != nil { throw ValidationError("--int8-min-channels needs --qat") }
         }
 
         func run() throws {
@@ -184,8 +178,8 @@ extension Pare {
             let epoch = loader.epoch(0)
             var batches: [Tensor] = []
             while batches.count < calibrationBatches, let next = try epoch.next() { batches.append(next.images) }
-            let settings = QuantizationSettings(weightBits: weightBits ?? CPUFeatures.current().int8WeightBits,
-                                                minimumInputChannels: minimumInputChannels ?? CPUFeatures.current().int8MinimumInputChannels,
+            let settings = QuantizationSettings(weightBits: int8.resolvedWeightBits(),
+                                                minimumInputChannels: int8.resolvedMinimumInputChannels(),
                                                 threads: configuration.threads)
             do {
                 return try QuantizationAwareTraining(settings: settings).prepare(graph, calibration: batches)
