@@ -22,7 +22,9 @@ extension Pare {
                 the mean squared error between the teacher node's output and the student node's output \
                 through a learned 1x1 convolution (FitNets), times --hint-weight. Both nodes must give \
                 feature maps of the same height and width; the adapter trains with the student and is \
-                dropped from the final model.
+                dropped from the final model. It starts random (--hint-init kaiming, FitNets') or as the \
+                identity (--hint-init identity, for a student rewritten from the teacher, whose maps \
+                have the teacher's channels and already approximate its maps).
 
                 Teacher and student must take the data's images and give its classes. --student is a \
                 zoo name (built for the data, weights seeded by --seed) or a .safetensors file (a \
@@ -35,6 +37,8 @@ extension Pare {
                   pare distill --teacher teacher/best.safetensors --student smallcnn --data fashion-mnist --out kd
                   pare distill --teacher t.safetensors --student small.safetensors --data fashion-mnist \\
                       --alpha 0.9 --temperature 4 --hint layer2.1.bn2=bn2 --out kd
+                  pare distill --teacher t.safetensors --student t-dwpw.safetensors --data fashion-mnist \
+                      --hint relu_24=relu_24 --hint relu_47=relu_47 --hint-init identity --out kd
                   pare distill --teacher t.safetensors --student smallcnn --data fashion-mnist \\
                       --optimizer adamw --epochs 10 --then sgd:epochs=5,lr=1e-3 --out kd   (the seed's recipe)
                 """)
@@ -59,6 +63,9 @@ extension Pare {
         @Option(name: .customLong("hint"), help: ArgumentHelp("A feature hint TEACHER_NODE=STUDENT_NODE (repeatable); `pare summary` lists node names.", valueName: "pair"))
         var hints: [String] = []
         @Option(help: "Weight of each hint's mean squared error (default: \(defaults.hintWeight)).") var hintWeight: Float?
+        @Option(help: ArgumentHelp("How hint adapters start: kaiming (random) or identity (needs equal channel counts) "
+                                   + "(default: \(defaults.hintInitialisation.rawValue)).", valueName: "kaiming|identity"))
+        var hintInit: HintInitialisation?
         @Option(help: "Width multiplier of a zoo student that has one (mobilenet_v2, mobilenet_v2-cifar, mobilenet_v3_large, mobilenet_v3_small, smallcnn).")
         var widthMultiplier: Double?
         @OptionGroup var training: TrainingOptions
@@ -85,6 +92,7 @@ extension Pare {
             if let temperature { s.temperature = temperature }
             if !hints.isEmpty { s.hints = try hints.map(FeatureHint.init(parsing:)) }
             if let hintWeight { s.hintWeight = hintWeight }
+            if let hintInit { s.hintInitialisation = hintInit }
             try s.validate()
             return s
         }
@@ -145,7 +153,8 @@ extension Pare {
                           + "\(grouped(Double(teacherParameters))) (\(String(format: "%.1f", Double(teacherParameters) / Double(max(studentParameters, 1))))x); "
                           + "data \(data!): \(train.count) training images \(train.sampleShape), \(testSet.map { "\($0.count) test" } ?? "no test set")")
                     print("loss: \(chosen.alpha)·T²·KL(teacher/T ‖ student/T) + \(1 - chosen.alpha)·CE, T = \(chosen.temperature)"
-                          + chosen.hints.map { " + \(chosen.hintWeight)·MSE(\($0.teacherNode), adapter(\($0.studentNode)))" }.joined())
+                          + chosen.hints.map { " + \(chosen.hintWeight)·MSE(\($0.teacherNode), adapter(\($0.studentNode)))" }.joined()
+                          + (chosen.hints.isEmpty ? "" : " (adapters start \(chosen.hintInitialisation.rawValue))"))
                     print(describeSettings(configuration))
                 }
             }
@@ -193,3 +202,5 @@ extension Pare {
         }
     }
 }
+
+extension HintInitialisation: ExpressibleByArgument {}

@@ -31,6 +31,7 @@ final class DistillCommandTests: XCTestCase {
         XCTAssertEqual(status, 0, output)
         XCTAssertTrue(output.contains("student smallcnn: 14,410 parameters"), output)
         XCTAssertTrue(output.contains("0.9·T²·KL") && output.contains("MSE(conv2, adapter(conv2))"), output)
+        XCTAssertTrue(output.contains("(adapters start kaiming)"), output)
         XCTAssertTrue(output.contains("teacher test accuracy"), output)
         XCTAssertTrue(output.contains("then sgd:epochs=1"), output)
         XCTAssertTrue(output.contains("student.safetensors"), output)
@@ -91,6 +92,15 @@ final class DistillCommandTests: XCTestCase {
                                         "--hint", "conv9=conv2", "--out", path("c")])
         XCTAssertNotEqual(status, 0)
         XCTAssertTrue(output.contains("no node 'conv9'"), output)
+        (status, output) = try runPare(["distill", "--teacher", path("t/best.safetensors"), "--student", "smallcnn", "--data", data,
+                                        "--width-multiplier", "0.25", "--hint", "conv2=conv2", "--hint-init", "identity",
+                                        "--out", path("c2")])
+        XCTAssertNotEqual(status, 0)
+        XCTAssertTrue(output.contains("identity adapter needs as many student channels"), output)
+        (status, output) = try runPare(["distill", "--teacher", path("t/best.safetensors"), "--student", "smallcnn", "--data", data,
+                                        "--hint", "conv2=conv2", "--hint-init", "eye", "--out", path("c3")])
+        XCTAssertNotEqual(status, 0)
+        XCTAssertTrue(output.contains("kaiming") && output.contains("identity"), output)
         (status, output) = try runPare(["distill", "--teacher", path("t/best.safetensors"), "--student", "smallcnn", "--data", data,
                                         "--then", "sgd:lr=0.1", "--out", path("d")])
         XCTAssertNotEqual(status, 0)

@@ -148,6 +148,50 @@ final class DistillationTrainingTests: XCTestCase {
         }
     }
 
+    /// Identity adapters: a student that is the teacher itself reproduces the teacher's hint
+    /// maps through them exactly (Kaiming ones do not); different channel counts are refused.
+    func testIdentityAdaptersPassTheStudentsMapThrough() throws {
+        let teacher = try teacher()
+        var generator = SeededGenerator(seed: 6)
+        let images = Tensor.randomUniform([2, 1, 12, 12], low: 0, high: 1, generator: &generator)
+        func adapted(_ initialisation: HintInitialisation) throws -> (student: Tensor, teacher: Tensor, graph: Graph) {
+            let settings = DistillationSettings(hints: [try FeatureHint(parsing: "bn2=bn2"), try FeatureHint(parsing: "conv1=conv1")],
+                                                hintInitialisation: initialisation)
+            let objective = try DistillationObjective(teacher: teacher, settings: settings, threads: 1)
+            let graph = try objective.trainingGraph(student: teacher, seed: 0)
+            let outputs = try ReferenceExecutor(graph: graph, batchSize: 2, mode: .inference).forward([images])
+            return (outputs[1], try objective.teacherOutputs(images)[1], graph)
+        }
+        let identity = try adapted(.identity)
+        XCTAssertEqual(identity.student.shape, Shape([2, 16, 12, 12]))
+        assertCloseRelative(identity.student, identity.teacher, rtol: 1e-5, "identity adapter")
+        let weight = identity.graph.parameters["hint.1.adapter.weight"]!
+        XCTAssertEqual(weight.shape, Shape([16, 16, 1, 1]))
+        XCTAssertEqual(weight.scalars.reduce(0, +), 16)
+        XCTAssertEqual(weight.scalars[0], 1)
+        XCTAssertEqual(weight.scalars[17], 1)
+        let kaiming = try adapted(.kaiming)
+        let difference = zip(kaiming.student.scalars, kaiming.teacher.scalars).map { abs($0 - $1) }.max() ?? 0
+        XCTAssertGreaterThan(difference, 0.1, "a random adapter changes the map")
+
+        let settings = DistillationSettings(hints: [try FeatureHint(parsing: "bn2=bn")], hintInitialisation: .identity)
+        let objective = try DistillationObjective(teacher: teacher, settings: settings, threads: 1)
+        XCTAssertThrowsError(try objective.trainingGraph(student: try student(), seed: 0)) {
+            XCTAssertTrue("\($0)".contains("identity adapter") && "\($0)".contains("4 and 16"), "\($0)")
+        }
+    }
+
+    /// Settings round-trip through JSON (run notes); those saved before the adapters'
+    /// initialisation was a setting read as Kaiming.
+    func testSettingsDecodeWithAndWithoutTheInitialisation() throws {
+        let settings = DistillationSettings(alpha: 0.9, temperature: 4, hints: [try FeatureHint(parsing: "a=b")], hintWeight: 2,
+                                            hintInitialisation: .identity)
+        let decoded = try JSONDecoder().decode(DistillationSettings.self, from: try JSONEncoder().encode(settings))
+        XCTAssertEqual(decoded, settings)
+        let old = #"{"alpha":0.5,"hintWeight":1,"hints":[],"temperature":20}"#
+        XCTAssertEqual(try JSONDecoder().decode(DistillationSettings.self, from: Data(old.utf8)), DistillationSettings())
+    }
+
     func testATeacherThatDoesNotFitIsRefused() throws {
         let train = quadrants(count: 64, seed: 1)
         let wrongClasses = try DistillationObjective(teacher: try teacher(classes: 3), settings: DistillationSettings(), threads: 1)

@@ -56,7 +56,8 @@ public final class DistillationObjective: TrainingObjective {
 
     /// The student's training form: `student` with an adapter output per hint.
     public func trainingGraph(student: Graph, seed: UInt64) throws -> Graph {
-        try HintAdapters.trainingGraph(student: student, hints: settings.hints, teacherShapes: teacherShapes, seed: seed)
+        try HintAdapters.trainingGraph(student: student, hints: settings.hints, teacherShapes: teacherShapes, seed: seed,
+                                       initialisation: settings.hintInitialisation)
     }
 
     public var identity: String? {

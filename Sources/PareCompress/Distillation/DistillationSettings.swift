@@ -9,12 +9,26 @@ public struct DistillationSettings: Codable, Equatable, Hashable, Sendable {
     public var hints: [FeatureHint] = []
     /// Weight of each hint's mean squared error in the loss.
     public var hintWeight: Float = 1
+    /// How the hints' adapters start.
+    public var hintInitialisation: HintInitialisation = .kaiming
 
-    public init(alpha: Float = 0.5, temperature: Float = 20, hints: [FeatureHint] = [], hintWeight: Float = 1) {
+    public init(alpha: Float = 0.5, temperature: Float = 20, hints: [FeatureHint] = [], hintWeight: Float = 1,
+                hintInitialisation: HintInitialisation = .kaiming) {
         self.alpha = alpha
         self.temperature = temperature
         self.hints = hints
         self.hintWeight = hintWeight
+        self.hintInitialisation = hintInitialisation
+    }
+
+    private enum CodingKeys: String, CodingKey { case alpha, temperature, hints, hintWeight, hintInitialisation }
+
+    /// Decodes settings saved before `hintInitialisation` existed as Kaiming-initialised.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(alpha: try c.decode(Float.self, forKey: .alpha), temperature: try c.decode(Float.self, forKey: .temperature),
+                  hints: try c.decode([FeatureHint].self, forKey: .hints), hintWeight: try c.decode(Float.self, forKey: .hintWeight),
+                  hintInitialisation: try c.decodeIfPresent(HintInitialisation.self, forKey: .hintInitialisation) ?? .kaiming)
     }
 
     /// Throws ``DistillationError/invalidSettings(_:)`` naming every unusable setting.
@@ -27,6 +41,16 @@ public struct DistillationSettings: Codable, Equatable, Hashable, Sendable {
         if Set(students).count != students.count { problems.append("a student node is named by two hints") }
         if !problems.isEmpty { throw DistillationError.invalidSettings(problems) }
     }
+}
+
+/// How a hint's 1×1 adapter (student channels → teacher channels) starts.
+public enum HintInitialisation: String, Codable, CaseIterable, Hashable, Sendable {
+    /// Kaiming normal (fan-out, ReLU gain) from the run's seed, zero bias: FitNets' random regressor.
+    case kaiming
+    /// The identity, zero bias: the student's map is compared with the teacher's as it is from the
+    /// first step. Needs as many student channels as teacher channels, as in a student rewritten
+    /// from the teacher (`pare rewrite`), whose maps already approximate the teacher's.
+    case identity
 }
 
 /// A FitNets hint: the output of `teacherNode` is the target of `studentNode`'s output after

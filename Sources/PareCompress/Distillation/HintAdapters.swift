@@ -3,7 +3,7 @@ import PareCore
 /// The training form of a student with feature hints, and back.
 ///
 /// For hint k, a 1×1 convolution `hint.k.adapter` (student channels → teacher channels, with
-/// bias, Kaiming-initialised from the seed) reads the student node, and its output becomes
+/// bias; Kaiming-initialised from the seed, or the identity: ``HintInitialisation``) reads the student node, and its output becomes
 /// graph output k + 1 after the logits: the trainer then gets a gradient for it from the
 /// objective and trains the adapter with the student. ``student(fromTraining:)`` drops the
 /// adapters again; nothing else of the student changes.
@@ -13,8 +13,10 @@ public enum HintAdapters {
 
     /// `student` with one adapter output per hint. `teacherShapes` are the per-sample output
     /// shapes of the hints' teacher nodes. Throws ``DistillationError/invalidHint(hint:reason:)``
-    /// for a node the student lacks or a feature map whose height and width differ from the teacher's.
-    public static func trainingGraph(student: Graph, hints: [FeatureHint], teacherShapes: [Shape], seed: UInt64) throws -> Graph {
+    /// for a node the student lacks, a feature map whose height and width differ from the teacher's,
+    /// or identity adapters between different channel counts.
+    public static func trainingGraph(student: Graph, hints: [FeatureHint], teacherShapes: [Shape], seed: UInt64,
+                                     initialisation: HintInitialisation = .kaiming) throws -> Graph {
         guard !hints.isEmpty else { return student }
         precondition(hints.count == teacherShapes.count, "one teacher shape per hint")
         let shapes = try student.inferShapes()
@@ -35,9 +37,20 @@ public enum HintAdapters {
                 throw DistillationError.invalidHint(hint: "\(hint)", reason: "the teacher's map is \(teacherShape), the student's "
                                                     + "\(studentShape): height and width must agree")
             }
-            // torchvision's conv initialisation: Kaiming normal, fan-out, ReLU gain; zero bias.
-            let weight = Tensor.randomNormal(Shape([teacherShape[0], studentShape[0], 1, 1]),
-                                             std: (2 / Float(teacherShape[0])).squareRoot(), generator: &generator)
+            let weightShape = Shape([teacherShape[0], studentShape[0], 1, 1])
+            let weight: Tensor
+            switch initialisation {
+            case .kaiming:
+                // torchvision's conv initialisation: Kaiming normal, fan-out, ReLU gain; zero bias.
+                weight = Tensor.randomNormal(weightShape, std: (2 / Float(teacherShape[0])).squareRoot(), generator: &generator)
+            case .identity:
+                guard studentShape[0] == teacherShape[0] else {
+                    throw DistillationError.invalidHint(hint: "\(hint)", reason: "an identity adapter needs as many student channels as "
+                                                        + "teacher channels; they are \(studentShape[0]) and \(teacherShape[0])")
+                }
+                weight = Tensor(zeros: weightShape)
+                for c in 0..<studentShape[0] { weight.floats[c * studentShape[0] + c] = 1 }
+            }
             outputs.append(editor.add("\(prefix)\(k).adapter",
                                       op: .conv2d(Conv2dAttributes(outChannels: teacherShape[0], kernelSize: [1, 1], bias: true)),
                                       inputs: [try editor.value(of: node)],
