@@ -317,12 +317,73 @@ final class DNNLExecutorTests: XCTestCase {
             let expected = try unfused.forward([x])[0]
             check(try fused.forward([x])[0], expected, "fused vs unfused", file: #filePath, line: #line)
         }
-        // The post-activation relu after the residual add is not after a convolution: it stays.
+        // The residual add and the relu after it run inside the block's second convolution.
         let block = try TestGraphs.withRandomParameters(TestGraphs.resNetBasicBlock(channels: 8, size: 4), seed: 1)
         let plan = try DNNLExecutor(graph: block, batchSize: 1, mode: .inference).planDescription
         XCTAssertTrue(plan.contains("layer1.0.conv1 conv forward + layer1.0.bn1 + relu"), plan)
-        XCTAssertTrue(plan.contains("layer1.0.conv2 conv forward + layer1.0.bn2:"), plan)
-        XCTAssertTrue(plan.contains("layer1.0.relu2 relu forward"), plan)
+        XCTAssertTrue(plan.contains("layer1.0.conv2 conv forward + layer1.0.bn2 + layer1.0.add + relu"), plan)
+        XCTAssertFalse(plan.contains("relu forward"), plan)
+        XCTAssertFalse(plan.contains("layer1.0.add add"), plan)
+    }
+
+    /// A residual add fused as a sum post-op: into the later of its two convolutions (a
+    /// downsampling block's shortcut conv), with a residual in another layout or computed
+    /// after the convolution (then not fused), and with the add a graph output (materialised
+    /// in the convolution's output, the relu after it separate). Fused, unfused and reference
+    /// executors agree; the residual is not changed.
+    func testInferenceFusesResidualAddsAsSumPostOps() throws {
+        func c(_ out: Int, stride: Int = 1, k: Int = 3) -> Op {
+            conv(out, [k, k], stride: [stride, stride], padding: Padding2d(k / 2))
+        }
+        let bn = Op.batchNorm(BatchNormAttributes())
+        // input → conv a (stride 2) → bn → relu → conv b → bn ┐
+        // input → shortcut conv (1×1, stride 2) → bn ───────── add → relu
+        let downsample = Graph(nodes: [
+            Node(name: "input", op: .input(shape: [6, 8, 8]), inputs: []),
+            Node(name: "a", op: c(16, stride: 2), inputs: [0]), Node(name: "a.bn", op: bn, inputs: [1]), Node(name: "a.relu", op: .relu, inputs: [2]),
+            Node(name: "b", op: c(16), inputs: [3]), Node(name: "b.bn", op: bn, inputs: [4]),
+            Node(name: "shortcut", op: c(16, stride: 2, k: 1), inputs: [0]), Node(name: "shortcut.bn", op: bn, inputs: [6]),
+            Node(name: "add", op: .add, inputs: [5, 7]), Node(name: "relu", op: .relu, inputs: [8]),
+        ], outputs: [9])
+        // The residual (a max pool of the input, 5 channels: plain layout) comes after the convolution.
+        let later = Graph(nodes: [
+            Node(name: "input", op: .input(shape: [5, 6, 6]), inputs: []),
+            Node(name: "a", op: c(5), inputs: [0]), Node(name: "a.bn", op: bn, inputs: [1]),
+            Node(name: "pool", op: .maxPool(Pool2dAttributes(kernelSize: [3, 3], stride: [1, 1], padding: Padding2d(1))), inputs: [0]),
+            Node(name: "add", op: .add, inputs: [2, 3]), Node(name: "relu", op: .relu, inputs: [4]),
+        ], outputs: [5])
+        // The residual in plain layout (the graph's input, 5 channels) before a blocked convolution
+        // output; the add is an output too.
+        let asOutput = Graph(nodes: [
+            Node(name: "input", op: .input(shape: [5, 6, 6]), inputs: []),
+            Node(name: "a", op: c(5), inputs: [0]), Node(name: "a.bn", op: bn, inputs: [1]),
+            Node(name: "add", op: .add, inputs: [0, 2]), Node(name: "relu", op: .relu, inputs: [3]),
+        ], outputs: [3, 4])
+        let expectations: [(Graph, [String], [String])] = [
+            (downsample, ["shortcut conv forward + shortcut.bn + add + relu", "b conv forward + b.bn:"], ["add add:", "relu relu forward"]),
+            (later, ["a conv forward + a.bn:", "add add:", "relu relu forward"], ["+ add"]),
+            (asOutput, ["a conv forward + a.bn + add:", "relu relu forward"], []),
+        ]
+        for (graph, present, absent) in expectations {
+            try compare(graph, batch: 2, mode: .inference)
+            let g = try TestGraphs.withRandomParameters(graph, seed: 3)
+            let fused = try DNNLExecutor(graph: g, batchSize: 2, mode: .inference, configuration: ExecutorConfiguration(threads: 2))
+            let unfused = try DNNLExecutor(graph: g, batchSize: 2, mode: .inference,
+                                           configuration: ExecutorConfiguration(threads: 2, fuseInference: false))
+            let plan = fused.planDescription
+            for text in present { XCTAssertTrue(plan.contains(text), "\(text) in\n\(plan)") }
+            for text in absent { XCTAssertFalse(plan.contains(text), "\(text) in\n\(plan)") }
+            var generator = SeededGenerator(seed: 5)
+            let x = Tensor.randomNormal(try g.inferShapes()[0].prepending(2), generator: &generator)
+            let kept = x.copy()
+            let expected = try unfused.forward([x])
+            for _ in 0..<2 {  // twice: the copy into the output buffer happens every run
+                for (k, (a, b)) in zip(try fused.forward([x]), expected).enumerated() {
+                    check(a, b, "fused vs unfused output \(k)", file: #filePath, line: #line)
+                }
+            }
+            XCTAssertEqual(x.scalars, kept.scalars)
+        }
     }
 
     /// Batch norm with eps 0 (as some ONNX files have) on a channel count that blocked

@@ -315,13 +315,24 @@ extension DNNLExecutor {
             geometry.strides, geometry.dilates, geometry.paddingL, geometry.paddingR), "describe convolution")
         var name = "\(node.name) conv forward"
         if let foldedNorm { name += " + \(graph.nodes[foldedNorm].name)" }
+        if let add = fusion?.add { name += " + \(graph.nodes[add].name)" }
         if let activation = fusion?.activation { name += " + \(graph.nodes[activation].op.kind)" }
         let eltwise = fusion.flatMap { f in f.activation.map { _ in (f.algorithm, f.alpha, f.beta) } }
-        let p = try primitive(&desc, attributes: try DNNLAttributes(eltwise: eltwise), name: name)
+        let p = try primitive(&desc, attributes: try DNNLAttributes(sumPostOp: fusion?.add != nil, eltwise: eltwise), name: name)
         if fusion == nil, try compileWinogradConvolution(i, a, direct: p) { return }
         forwardPrimitive[i] = p
         let x = try input(i, 0, as: p.query(dnnl_query_src_md))
         let y = output(i, p.query(dnnl_query_dst_md))
+        if let residual = fusion?.residual {
+            // The sum post-op adds the convolution's result to what the destination holds.
+            let r = try reorder(from: valueMD[residual], to: valueMD[i], from: storedQuantization[residual],
+                                name: "\(graph.nodes[residual].name) into \(node.name)'s output (residual)")
+            addPrimitive(r, [(DNNL_ARG_FROM, .buffer(valueBuffer[residual])), (DNNL_ARG_TO, .buffer(y))], at: t)
+            if !MemoryDescriptor.equal(valueMD[residual], valueMD[i]) || storedQuantization[residual] != nil {
+                implementationNotes.append("reorder of residual \(graph.nodes[residual].name) into \(node.name): "
+                                           + "\(MemoryDescriptor.describe(valueMD[residual])) -> \(MemoryDescriptor.describe(valueMD[i]))")
+            }
+        }
         let weights: Argument
         var bias: Argument?
         if let foldedNorm {

@@ -157,7 +157,7 @@ public final class DNNLExecutor: GraphExecutor {
             try fakeQuantization.validate(for: graph)
         }
         self.fakeQuantization = fakeQuantization
-        self.fusion = mode == .inference && configuration.fuseInference && fakeQuantization == nil ? InferenceFusion(graph: graph) : nil
+        self.fusion = mode == .inference && configuration.fuseInference && fakeQuantization == nil ? InferenceFusion(graph: graph, shapes: shapes) : nil
         DNNLEngine.setThreads(configuration.threads)
 
         valueBuffer = [Int](repeating: -1, count: n)

@@ -6,6 +6,13 @@ import CDNNL
 /// folded batch norm) becomes the convolution's eltwise post-op. Each fused node's output
 /// is then the convolution's output buffer: two passes over memory fewer per block.
 ///
+/// A residual add that reads the convolution (or its folded batch norm) is fused too, when
+/// there is no activation between them and the add's other input is computed before the
+/// convolution: that value is copied into the convolution's output buffer and oneDNN's sum
+/// post-op adds the convolution's result to it; an activation after the add is then the
+/// convolution's eltwise post-op after the sum (a ResNet block's `conv → bn → add → relu` in
+/// one primitive).
+///
 /// A node is fused only when its producer's output has no other consumer and is not a graph
 /// output, so no other node can see the intermediate value that fusion no longer computes.
 /// Training never fuses: the backward pass needs those intermediates.
@@ -14,7 +21,11 @@ struct InferenceFusion {
     struct Convolution {
         /// The batch-norm node folded into the weights and bias.
         var batchNorm: Int?
-        /// The activation node applied as a post-op, with oneDNN's algorithm and parameters.
+        /// The residual add whose other input (`residual`) is summed into the output.
+        var add: Int?
+        var residual: Int?
+        /// The activation node applied as a post-op (after the sum when there is an add), with
+        /// oneDNN's algorithm and parameters.
         var activation: Int?
         var algorithm = dnnl_eltwise_relu
         var alpha: Float = 0
@@ -26,7 +37,7 @@ struct InferenceFusion {
     /// Fused node → the convolution node whose output buffer it shares.
     private(set) var aliasOf: [Int: Int] = [:]
 
-    init(graph: Graph) {
+    init(graph: Graph, shapes: [Shape]) {
         let nodes = graph.nodes
         var consumers = [[Int]](repeating: [], count: nodes.count)
         for (c, node) in nodes.enumerated() {
@@ -47,15 +58,24 @@ struct InferenceFusion {
                 fusion.batchNorm = next
                 last = next
             }
+            if let next = soleConsumer(last), case .add = nodes[next].op, nodes[next].quantization == nil,
+               nodes[next].inputs.count == 2, nodes[next].inputs[0] != nodes[next].inputs[1] {
+                let other = nodes[next].inputs[0] == last ? nodes[next].inputs[1] : nodes[next].inputs[0]
+                if other < i, shapes[other] == shapes[i] {
+                    fusion.add = next
+                    fusion.residual = other
+                    last = next
+                }
+            }
             if let next = soleConsumer(last), let (algorithm, alpha, beta) = Self.postOp(nodes[next].op) {
                 fusion.activation = next
                 fusion.algorithm = algorithm
                 fusion.alpha = alpha
                 fusion.beta = beta
             }
-            guard fusion.batchNorm != nil || fusion.activation != nil else { continue }
+            guard fusion.batchNorm != nil || fusion.add != nil || fusion.activation != nil else { continue }
             convolutions[i] = fusion
-            for fused in [fusion.batchNorm, fusion.activation].compactMap({ $0 }) { aliasOf[fused] = i }
+            for fused in [fusion.batchNorm, fusion.add, fusion.activation].compactMap({ $0 }) { aliasOf[fused] = i }
         }
     }
 
