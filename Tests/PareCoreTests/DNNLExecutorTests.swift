@@ -324,13 +324,16 @@ final class DNNLExecutorTests: XCTestCase {
         XCTAssertTrue(plan.contains("layer1.0.conv2 conv forward + layer1.0.bn2 + layer1.0.add + relu"), plan)
         XCTAssertFalse(plan.contains("relu forward"), plan)
         XCTAssertFalse(plan.contains("layer1.0.add add"), plan)
+        // The residual is the plain-layout graph input: copied into the blocked output.
+        XCTAssertTrue(plan.contains("input into layer1.0.conv2's output (residual)"), plan)
     }
 
     /// A residual add fused as a sum post-op: into the later of its two convolutions (a
-    /// downsampling block's shortcut conv), with a residual in another layout or computed
-    /// after the convolution (then not fused), and with the add a graph output (materialised
-    /// in the convolution's output, the relu after it separate). Fused, unfused and reference
-    /// executors agree; the residual is not changed.
+    /// downsampling block's shortcut conv, writing into the other branch's buffer in place),
+    /// with a residual computed after the convolution (then not fused), and with the add a
+    /// graph output (materialised in the convolution's output, the relu after it separate)
+    /// whose residual is the convolution's own input (copied, not overwritten). Fused, unfused
+    /// and reference executors agree, in two runs; the caller's input is not changed.
     func testInferenceFusesResidualAddsAsSumPostOps() throws {
         func c(_ out: Int, stride: Int = 1, k: Int = 3) -> Op {
             conv(out, [k, k], stride: [stride, stride], padding: Padding2d(k / 2))
@@ -359,10 +362,21 @@ final class DNNLExecutorTests: XCTestCase {
             Node(name: "a", op: c(5), inputs: [0]), Node(name: "a.bn", op: bn, inputs: [1]),
             Node(name: "add", op: .add, inputs: [0, 2]), Node(name: "relu", op: .relu, inputs: [3]),
         ], outputs: [3, 4])
+        // The residual (a blocked relu output) is read again after the add: copied, not overwritten.
+        let readLater = Graph(nodes: [
+            Node(name: "input", op: .input(shape: [4, 6, 6]), inputs: []),
+            Node(name: "c0", op: c(8), inputs: [0]), Node(name: "r", op: .relu, inputs: [1]),
+            Node(name: "a", op: c(8), inputs: [2]), Node(name: "a.bn", op: bn, inputs: [3]),
+            Node(name: "add", op: .add, inputs: [4, 2]), Node(name: "relu", op: .relu, inputs: [5]),
+            Node(name: "pool", op: .maxPool(Pool2dAttributes(kernelSize: [2, 2], stride: [2, 2])), inputs: [2]),
+        ], outputs: [6, 7])
         let expectations: [(Graph, [String], [String])] = [
-            (downsample, ["shortcut conv forward + shortcut.bn + add + relu", "b conv forward + b.bn:"], ["add add:", "relu relu forward"]),
+            (readLater, ["a conv forward + a.bn + add + relu", "r into a's output (residual)"], ["in place"]),
+            (downsample, ["shortcut conv forward + shortcut.bn + add + relu", "b conv forward + b.bn:",
+                          "shortcut adds into b.bn's buffer in place"], ["add add:", "relu relu forward"]),
             (later, ["a conv forward + a.bn:", "add add:", "relu relu forward"], ["+ add"]),
-            (asOutput, ["a conv forward + a.bn + add:", "relu relu forward"], []),
+            // The convolution reads the input itself: copied, not overwritten.
+            (asOutput, ["a conv forward + a.bn + add:", "relu relu forward", "input into a's output (residual)"], ["in place"]),
         ]
         for (graph, present, absent) in expectations {
             try compare(graph, batch: 2, mode: .inference)

@@ -322,15 +322,23 @@ extension DNNLExecutor {
         if fusion == nil, try compileWinogradConvolution(i, a, direct: p) { return }
         forwardPrimitive[i] = p
         let x = try input(i, 0, as: p.query(dnnl_query_src_md))
-        let y = output(i, p.query(dnnl_query_dst_md))
-        if let residual = fusion?.residual {
-            // The sum post-op adds the convolution's result to what the destination holds.
-            let r = try reorder(from: valueMD[residual], to: valueMD[i], from: storedQuantization[residual],
-                                name: "\(graph.nodes[residual].name) into \(node.name)'s output (residual)")
-            addPrimitive(r, [(DNNL_ARG_FROM, .buffer(valueBuffer[residual])), (DNNL_ARG_TO, .buffer(y))], at: t)
-            if !MemoryDescriptor.equal(valueMD[residual], valueMD[i]) || storedQuantization[residual] != nil {
-                implementationNotes.append("reorder of residual \(graph.nodes[residual].name) into \(node.name): "
-                                           + "\(MemoryDescriptor.describe(valueMD[residual])) -> \(MemoryDescriptor.describe(valueMD[i]))")
+        let destination = p.query(dnnl_query_dst_md)
+        let y: Int
+        if let residual = fusion?.residual, let add = fusion?.add, storedQuantization[residual] == nil,
+           MemoryDescriptor.equal(valueMD[residual], destination), residualIsDead(residual, after: i, except: add) {
+            // The sum post-op adds the convolution's result to what the destination holds:
+            // here the residual's own buffer, which nothing reads afterwards.
+            valueMD[i] = destination
+            valueBuffer[i] = valueBuffer[residual]
+            y = valueBuffer[i]
+            implementationNotes.append("\(node.name) adds into \(graph.nodes[residual].name)'s buffer in place (residual)")
+        } else {
+            y = output(i, destination)
+            if let residual = fusion?.residual {
+                // Copied (and converted) into the destination first.
+                let r = try reorder(from: valueMD[residual], to: destination, from: storedQuantization[residual],
+                                    name: "\(graph.nodes[residual].name) into \(node.name)'s output (residual)")
+                addPrimitive(r, [(DNNL_ARG_FROM, .buffer(valueBuffer[residual])), (DNNL_ARG_TO, .buffer(y))], at: t)
             }
         }
         let weights: Argument
@@ -346,6 +354,18 @@ extension DNNLExecutor {
         var args: [(Int32, Argument)] = [(DNNL_ARG_SRC, .buffer(x)), (DNNL_ARG_WEIGHTS, weights), (DNNL_ARG_DST, .buffer(y))]
         if let bias { args.append((DNNL_ARG_BIAS, bias)) }
         addPrimitive(p, args, at: t)
+    }
+
+    /// Whether convolution `i` may write into the buffer of `residual` (which its fused add
+    /// `add` reads): no node sharing that buffer is a graph output or is read by a node other
+    /// than `add` that runs at or after `i` (`i` itself reading it as its input included).
+    func residualIsDead(_ residual: Int, after i: Int, except add: Int) -> Bool {
+        let buffer = valueBuffer[residual]
+        for j in 0..<i where valueBuffer[j] == buffer {
+            if graph.outputs.contains(j) { return false }
+            if graph.consumers[j].contains(where: { $0 >= i && $0 != add }) { return false }
+        }
+        return true
     }
 
     /// Weights and bias of convolution `i` with batch norm `norm` folded in, prepared (like

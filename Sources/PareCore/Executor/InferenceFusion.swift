@@ -8,8 +8,9 @@ import CDNNL
 ///
 /// A residual add that reads the convolution (or its folded batch norm) is fused too, when
 /// there is no activation between them and the add's other input is computed before the
-/// convolution: that value is copied into the convolution's output buffer and oneDNN's sum
-/// post-op adds the convolution's result to it; an activation after the add is then the
+/// convolution: the convolution writes into that value's buffer when nothing reads it later
+/// and its layout is the output's (else the value is copied into the output buffer first),
+/// and oneDNN's sum post-op adds the convolution's result to it; an activation after the add is then the
 /// convolution's eltwise post-op after the sum (a ResNet block's `conv → bn → add → relu` in
 /// one primitive).
 ///
