@@ -152,7 +152,7 @@ extension Pare {
                     print("student \(student!): \(grouped(Double(studentParameters))) parameters; teacher \(teacher!): "
                           + "\(grouped(Double(teacherParameters))) (\(String(format: "%.1f", Double(teacherParameters) / Double(max(studentParameters, 1))))x); "
                           + "data \(data!): \(train.count) training images \(train.sampleShape), \(testSet.map { "\($0.count) test" } ?? "no test set")")
-                    print("loss: \(chosen.alpha)·T²·KL(teacher/T ‖ student/T) + \(1 - chosen.alpha)·CE, T = \(chosen.temperature)"
+                    print("loss: \(chosen.alpha)·T²·KL(teacher/T ‖ student/T) + \(String(format: "%g", 1 - chosen.alpha))·CE, T = \(chosen.temperature)"
                           + chosen.hints.map { " + \(chosen.hintWeight)·MSE(\($0.teacherNode), adapter(\($0.studentNode)))" }.joined()
                           + (chosen.hints.isEmpty ? "" : " (adapters start \(chosen.hintInitialisation.rawValue))"))
                     print(describeSettings(configuration))

@@ -30,7 +30,7 @@ final class DistillCommandTests: XCTestCase {
                                         "--out", path("kd")])
         XCTAssertEqual(status, 0, output)
         XCTAssertTrue(output.contains("student smallcnn: 14,410 parameters"), output)
-        XCTAssertTrue(output.contains("0.9·T²·KL") && output.contains("MSE(conv2, adapter(conv2))"), output)
+        XCTAssertTrue(output.contains("0.9·T²·KL") && output.contains("+ 0.1·CE") && output.contains("MSE(conv2, adapter(conv2))"), output)
         XCTAssertTrue(output.contains("(adapters start kaiming)"), output)
         XCTAssertTrue(output.contains("teacher test accuracy"), output)
         XCTAssertTrue(output.contains("then sgd:epochs=1"), output)
