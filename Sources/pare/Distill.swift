@@ -37,7 +37,7 @@ extension Pare {
                   pare distill --teacher teacher/best.safetensors --student smallcnn --data fashion-mnist --out kd
                   pare distill --teacher t.safetensors --student small.safetensors --data fashion-mnist \\
                       --alpha 0.9 --temperature 4 --hint layer2.1.bn2=bn2 --out kd
-                  pare distill --teacher t.safetensors --student t-dwpw.safetensors --data fashion-mnist \
+                  pare distill --teacher t.safetensors --student t-dwpw.safetensors --data fashion-mnist \\
                       --hint relu_24=relu_24 --hint relu_47=relu_47 --hint-init identity --out kd
                   pare distill --teacher t.safetensors --student smallcnn --data fashion-mnist \\
                       --optimizer adamw --epochs 10 --then sgd:epochs=5,lr=1e-3 --out kd   (the seed's recipe)
