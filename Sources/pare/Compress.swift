@@ -185,6 +185,7 @@ extension Pare {
             c.calibrationBatches = calibrationBatches
             c.weightBits = int8.resolvedWeightBits()
             c.minimumInt8InputChannels = int8.resolvedMinimumInputChannels()
+            if int8.separateResidualAdds { c.fuseResidualAdds = false }
             c.benchmark = LatencyBenchmark.Settings(batch: benchBatch, threads: c.training.threads, warmup: 10, runs: benchRuns)
             c.notes = ["model": model!, "data": data!, "command": CommandLine.arguments.dropFirst().joined(separator: " ")]
             if let teacher { c.notes["teacher"] = teacher }

@@ -10,6 +10,8 @@ struct Int8Options: ParsableArguments {
             help: ArgumentHelp("Convolutions with fewer input channels (an image's first layer) stay f32 (default: 4 without VNNI, where oneDNN's int8 kernel runs them slower than f32; else 1). 1 quantises every convolution.",
                                valueName: "n"))
     var minimumInputChannels: Int?
+    @Flag(help: "Round each convolution's result to 8 bits before its residual add and run the add on its own (onnxruntime's QLinearConv then QLinearAdd), instead of adding inside the convolution as oneDNN's sum post-op. The QDQ export then runs every convolution int8 in onnxruntime.")
+    var separateResidualAdds = false
 
     /// `--weight-bits`, else this CPU's default.
     func resolvedWeightBits(_ features: CPUFeatures = .current()) -> Int { weightBits ?? features.int8WeightBits }

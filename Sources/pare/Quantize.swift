@@ -212,7 +212,7 @@ extension Pare {
             QuantizationSettings(method: try CalibrationMethod(parsing: method), weightBits: bits,
                                  keepFloat: keepFloat.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } } ?? [],
                                  minimumInputChannels: int8.resolvedMinimumInputChannels(),
-                                 threads: threads)
+                                 threads: threads, fuseResidualAdds: !int8.separateResidualAdds)
         }
 
         /// Runs `body` with a calibration progress line (on a terminal); quantisation errors

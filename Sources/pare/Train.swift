@@ -77,6 +77,7 @@ extension Pare {
             guard calibrationBatches > 0 else { throw ValidationError("--calibration-batches must be positive") }
             if !qat && resume == nil && int8.weightBits != nil { throw ValidationError("--weight-bits needs --qat") }
             if !qat && resume == nil && int8.minimumInputChannels != nil { throw ValidationError("--int8-min-channels needs --qat") }
+            if !qat && resume == nil && int8.separateResidualAdds { throw ValidationError("--separate-residual-adds needs --qat") }
         }
 
         func run() throws {
@@ -180,7 +181,7 @@ extension Pare {
             while batches.count < calibrationBatches, let next = try epoch.next() { batches.append(next.images) }
             let settings = QuantizationSettings(weightBits: int8.resolvedWeightBits(),
                                                 minimumInputChannels: int8.resolvedMinimumInputChannels(),
-                                                threads: configuration.threads)
+                                                threads: configuration.threads, fuseResidualAdds: !int8.separateResidualAdds)
             do {
                 return try QuantizationAwareTraining(settings: settings).prepare(graph, calibration: batches)
             } catch let error as QuantizationError {

@@ -148,7 +148,9 @@ final class QuantizationTests: XCTestCase {
         XCTAssertGreaterThan(Double(steps.filter { $0 < 0.001 }.count) / Double(steps.count), 0.99)
         XCTAssertEqual(got.count, simulated.count)
         let plan = executor.planDescription
-        for kernel in ["conv1 conv forward int8 + relu", "dw conv forward int8 + relu6", "layer1.add add int8 + relu",
+        for kernel in ["conv1 conv forward int8 + relu", "dw conv forward int8 + relu6",
+                       "layer1.downsample.0 conv forward int8 + layer1.add + relu",
+                       "layer1.downsample.0 adds into layer1.conv2's buffer in place (int8 residual)",
                        "maxpool maxPool forward int8", "avgpool avgPool forward int8", "gap globalAvgPool forward int8",
                        "fc linear forward int8"] {
             XCTAssertTrue(plan.contains(kernel), "no '\(kernel)' in the plan:\n\(plan)")
@@ -163,6 +165,71 @@ final class QuantizationTests: XCTestCase {
         let reference = try DNNLExecutor(graph: graph, batchSize: batch, mode: .inference).forward([input])[0].scalars
         let drift = zip(got, reference).map { abs($0 - $1) }.max()!
         XCTAssertLessThan(drift, 0.1 * range, "int8 differs from f32 by \(drift) (range \(range))")
+    }
+
+    /// A chain of residual adds, each reading an int8 convolution: as sum post-ops of that
+    /// convolution, in the residual's buffer when nothing reads it later (an identity block's
+    /// u8 input, as in a ResNet), else copied into the output first (a residual that a concat
+    /// reads again; one that the convolution reads as its own input); an s8 destination with
+    /// a u8 residual. The int8 model equals its simulation (where the convolutions are not
+    /// rounded before their adds) within one step, and `fuseResidualAdds: false` gives the
+    /// separate adds (every convolution's output calibrated) back.
+    func testResidualAddsRunAsConvolutionSumPostOps() throws {
+        func conv(_ out: Int, _ k: Int) -> Op {
+            .conv2d(Conv2dAttributes(outChannels: out, kernelSize: [k, k], padding: Padding2d(k / 2), bias: true))
+        }
+        let graph = try randomized(Graph(nodes: [
+            Node(name: "input", op: .input(shape: [4, 6, 6]), inputs: []),                 // 0
+            Node(name: "c1", op: conv(8, 3), inputs: [0]),
+            Node(name: "r1", op: .relu, inputs: [1]),                                        // 2: u8
+            Node(name: "c2a", op: conv(8, 3), inputs: [2]),
+            Node(name: "c2a.relu", op: .relu, inputs: [3]),
+            Node(name: "c2", op: conv(8, 3), inputs: [4]),                                   // 5
+            Node(name: "add1", op: .add, inputs: [5, 2]),                                    // r1 dead after: in place
+            Node(name: "relu1", op: .relu, inputs: [6]),                                     // 7: u8
+            Node(name: "c3", op: conv(8, 3), inputs: [7]),
+            Node(name: "add2", op: .add, inputs: [7, 8]),                                    // 9: s8; relu1 read by cat
+            Node(name: "c4", op: conv(8, 1), inputs: [9]),
+            Node(name: "add3", op: .add, inputs: [10, 9]),                                   // 11: c4 reads add2 itself
+            Node(name: "cat", op: .concat, inputs: [11, 7]),                                 // 12
+            Node(name: "gap", op: .globalAvgPool, inputs: [12]),
+            Node(name: "flatten", op: .flatten, inputs: [13]),
+            Node(name: "fc", op: .linear(LinearAttributes(outFeatures: 5)), inputs: [14]),
+        ], outputs: [15]), seed: 31)
+        let calibration = Self.batches(4, batch: 4, shape: [4, 6, 6], seed: 32)
+        let input = Self.batches(1, batch: 3, shape: [4, 6, 6], seed: 33)[0]
+        for fused in [true, false] {
+            var (quantized, report) = try PostTrainingQuantizer(settings: QuantizationSettings(fuseResidualAdds: fused))
+                .quantize(graph, calibration: calibration)
+            XCTAssertEqual(report.int8Layers, 6)
+            for name in ["c2", "c3", "c4"] {
+                let node = quantized.nodes.first { $0.name == name }!
+                XCTAssertEqual(node.quantization?.output == nil, fused, "\(name)'s output quantisation with fused \(fused)")
+            }
+            let cat = 12
+            quantized.outputs.append(cat)
+            let executor = try DNNLExecutor(graph: quantized, batchSize: 3, mode: .inference)
+            let plan = executor.planDescription
+            let present = fused
+                ? ["c2 conv forward int8 + add1 + relu", "c3 conv forward int8 + add2:", "c4 conv forward int8 + add3:",
+                   "c2 adds into r1's buffer in place (int8 residual)", "relu1 into c3's output (int8 residual)",
+                   "add2 into c4's output (int8 residual)"]
+                : ["add1 add int8 + relu", "add2 add int8", "add3 add int8", "c2 conv forward int8:"]
+            let absent = fused ? ["add int8", "c3 adds into", "c4 adds into"] : ["(int8 residual)", "+ add"]
+            for text in present { XCTAssertTrue(plan.contains(text), "fused \(fused): no '\(text)' in the plan:\n\(plan)") }
+            for text in absent { XCTAssertFalse(plan.contains(text), "fused \(fused): '\(text)' in the plan:\n\(plan)") }
+            let simulation = try ReferenceGraphRunner<Float>(graph: quantized, batchSize: 3, mode: .inference)
+            let step = quantized.nodes[cat].quantization!.output!.scale
+            for run in 0..<2 {  // twice: the copies into the output buffers happen every run
+                let got = try executor.forward([input])[1].scalars
+                let simulated = try simulation.forward([input.scalars])[1]
+                XCTAssertEqual(got.count, simulated.count)
+                let steps = zip(got, simulated).map { abs($0 - $1) / step }
+                XCTAssertLessThanOrEqual(steps.max()!, 1.001, "fused \(fused), run \(run): worst element of cat is \(steps.max()!) steps off")
+                XCTAssertGreaterThan(Double(steps.filter { $0 < 0.001 }.count) / Double(steps.count), 0.98,
+                                     "fused \(fused), run \(run)")
+            }
+        }
     }
 
     /// `minimumInputChannels`: a 3-channel first convolution stays f32 (with its note), the

@@ -38,6 +38,9 @@ public struct CompressionConfiguration: Codable, Equatable, Sendable {
     /// Convolutions with fewer input channels stay f32 (``QuantizationSettings/minimumInputChannels``);
     /// nil is 1, every convolution int8 (optional so that runs started before it resume).
     public var minimumInt8InputChannels: Int?
+    /// ``QuantizationSettings/fuseResidualAdds``; nil is true (optional so that runs started
+    /// before it resume).
+    public var fuseResidualAdds: Bool?
     /// Quantisation-aware training after post-training quantisation: when (``QATPolicy``), for
     /// how many epochs and at what learning rate (SGD, cosine, no weight decay; distilling
     /// when the recipe distils).

@@ -364,7 +364,8 @@ public final class CompressionPipeline {
         let model = try load(state.current!)
         let batches = try calibrationBatches()
         let settings = QuantizationSettings(method: try CalibrationMethod(parsing: c.calibrationMethod), weightBits: c.weightBits,
-                                            minimumInputChannels: c.minimumInt8InputChannels ?? 1, threads: c.training.threads)
+                                            minimumInputChannels: c.minimumInt8InputChannels ?? 1, threads: c.training.threads,
+                                            fuseResidualAdds: c.fuseResidualAdds ?? true)
         var (quantized, _) = try PostTrainingQuantizer(settings: settings).quantize(model, calibration: batches) {
             [weak self] pass, batch, passes in self?.onEvent?(.calibrating(pass: pass, batch: batch, batches: batches.count * passes))
         }
@@ -514,7 +515,8 @@ public final class CompressionPipeline {
             let batches = (0..<2).map { _ in Tensor.randomNormal(Shape([4] + shape.dimensions), std: 1, generator: &generator) }
             final = try PostTrainingQuantizer(settings: QuantizationSettings(weightBits: c.weightBits,
                                                                              minimumInputChannels: c.minimumInt8InputChannels ?? 1,
-                                                                             threads: c.training.threads))
+                                                                             threads: c.training.threads,
+                                                                             fuseResidualAdds: c.fuseResidualAdds ?? true))
                 .quantize(graph, calibration: batches).graph
         }
         let summary = try ModelSummary(graph: final)

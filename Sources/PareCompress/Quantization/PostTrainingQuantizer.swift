@@ -17,15 +17,25 @@ public struct QuantizationSettings: Sendable {
     public var histogramBins: Int
     /// Threads of the calibration executor.
     public var threads: Int
+    /// A residual add that reads an int8 convolution (`conv → add [→ relu]`, the other input
+    /// computed earlier) runs inside the convolution's primitive as oneDNN's sum post-op: the
+    /// convolution's result is not rounded to 8 bits of its own before the add (one rounding
+    /// fewer, one pass over memory fewer). false rounds it first and runs the add on its own,
+    /// as onnxruntime's QLinearConv → QLinearAdd do; its QDQ export then has a
+    /// QuantizeLinear after every convolution, so onnxruntime runs them all in int8 (with
+    /// the fused form it runs the summed convolutions in f32).
+    public var fuseResidualAdds: Bool
 
     public init(method: CalibrationMethod = .minMax, weightBits: Int = 7, keepFloat: [String] = [],
-                minimumInputChannels: Int = 1, histogramBins: Int = 2048, threads: Int = 1) {
+                minimumInputChannels: Int = 1, histogramBins: Int = 2048, threads: Int = 1,
+                fuseResidualAdds: Bool = true) {
         self.method = method
         self.weightBits = weightBits
         self.keepFloat = keepFloat
         self.minimumInputChannels = minimumInputChannels
         self.histogramBins = histogramBins
         self.threads = threads
+        self.fuseResidualAdds = fuseResidualAdds
     }
 }
 
@@ -67,7 +77,11 @@ public struct QuantizationReport: Codable, Sendable {
 /// Which nodes run int8 (the rules the executor's int8 lowering follows):
 /// convolutions and linear layers (unless kept in f32); a ReLU or ReLU6 that is the only
 /// consumer of such a layer or of an int8 add (fused into it, its output calibrated, u8);
-/// an add whose inputs are both int8 (calibrated, s8); a concatenation of int8 inputs
+/// an add whose inputs are both int8 (calibrated, s8); with `fuseResidualAdds`, an add that
+/// is an int8 convolution's only consumer and whose other input is int8 and computed before
+/// the convolution is that convolution's sum post-op (the convolution's output is then not
+/// calibrated, the add's or its fused activation's is: the executor's
+/// `DNNLExecutor.int8ResidualAdd(after:)`); a concatenation of int8 inputs
 /// (calibrated); max, average and global average pooling, flatten, dropout, channel shuffle,
 /// slice and a standalone ReLU of an int8 input (they keep its scale). Graph inputs are
 /// calibrated by their largest magnitude whatever the method (the data is not clipped) and
@@ -115,6 +129,7 @@ public struct PostTrainingQuantizer {
         var annotation = [Annotation](repeating: .none, count: count)
         var notes: [Int: String] = [:]
         var fusedInto: [Int: Int] = [:]  // activation -> producer
+        var summedInto: [Int: Int] = [:]  // residual add -> the convolution computing it
         /// Whether a value can be read as int8 by a consumer.
         func available(_ i: Int) -> Bool { annotation[i] != .none }
         func unsigned(_ i: Int) -> Bool {
@@ -130,6 +145,18 @@ public struct PostTrainingQuantizer {
             if case .relu = nodes[c].op { return c }
             if case .relu6 = nodes[c].op { return c }
             return nil
+        }
+        /// The residual add computed as convolution `i`'s sum post-op, if any.
+        func summableAdd(_ i: Int) -> Int? {
+            guard settings.fuseResidualAdds, case .conv2d = nodes[i].op,
+                  !outputs.contains(i), consumers[i].count == 1 else { return nil }
+            let add = consumers[i][0]
+            // An add that is a graph output writes f32 and runs on its own.
+            guard case .add = nodes[add].op, !outputs.contains(add), nodes[add].inputs.count == 2,
+                  nodes[add].inputs[0] != nodes[add].inputs[1] else { return nil }
+            let other = nodes[add].inputs[0] == i ? nodes[add].inputs[1] : nodes[add].inputs[0]
+            guard other < i, available(other), shapes[other] == shapes[i] else { return nil }
+            return add
         }
         for i in 0..<count {
             let node = nodes[i]
@@ -159,6 +186,9 @@ public struct PostTrainingQuantizer {
                     notes[i] = "\(nodes[activation].op.kind) fused into the int8 primitive"
                 } else if outputs.contains(i) {
                     notes[i] = "output written in f32"
+                } else if let add = summableAdd(i) {
+                    summedInto[add] = i
+                    notes[i] = "\(nodes[add].name) fused into the int8 primitive (residual sum)"
                 } else {
                     annotation[i] = .observed(unsigned: false)
                 }
@@ -167,7 +197,7 @@ public struct PostTrainingQuantizer {
                 if fusedInto[i] != nil {
                     int8[i] = true
                     annotation[i] = .observed(unsigned: true)
-                    notes[i] = "computed by \(nodes[p].name)'s int8 primitive"
+                    notes[i] = "computed by \(nodes[fusedInto[i]!].name)'s int8 primitive"
                 } else if case .relu = node.op, available(p) {
                     int8[i] = true
                     annotation[i] = .derived(from: p, unsigned: true)
@@ -175,6 +205,17 @@ public struct PostTrainingQuantizer {
                     notes[i] = available(p) ? "no int8 kernel for a standalone relu6" : "input is f32"
                 }
             case .add:
+                if let convolution = summedInto[i] {
+                    int8[i] = true
+                    if let activation = fusableActivation(i) {
+                        fusedInto[activation] = convolution
+                        notes[i] = "computed by \(nodes[convolution].name)'s int8 primitive, with its \(nodes[activation].op.kind)"
+                    } else {
+                        annotation[i] = .observed(unsigned: false)
+                        notes[i] = "computed by \(nodes[convolution].name)'s int8 primitive"
+                    }
+                    continue
+                }
                 guard node.inputs.allSatisfy(available) else { notes[i] = "an input is f32"; continue }
                 if let activation = fusableActivation(i) {
                     int8[i] = true

@@ -122,10 +122,21 @@ public struct QuantizationAwareTraining {
         guard plan.weights.allSatisfy({ $0.bits == bits }) else {
             throw QuantizationError.invalidSetting("the fake quantisation's layers have different weight bits; an int8 file has one")
         }
-        // The post-training settings this plan was made with: its bits, its f32 layers.
+        // The post-training settings this plan was made with: its bits, its f32 layers, and
+        // whether residual adds were fused (a run that rounded the convolutions before their
+        // adds has ranges for them, and its int8 model rounds there too).
         let keepFloat = folded.nodes.filter { isWeightedLayer($0.op) && !planned.contains($0.name) }.map(\.name)
-        let quantizer = PostTrainingQuantizer(settings: QuantizationSettings(weightBits: bits, keepFloat: keepFloat))
-        let layout = try quantizer.plan(folded)
+        var quantizer = PostTrainingQuantizer(settings: QuantizationSettings(weightBits: bits, keepFloat: keepFloat))
+        var layout = try quantizer.plan(folded)
+        let roundedBeforeAdds = folded.nodes.indices.contains { i in
+            layout.int8[i] && layout.annotation[i] == .none && isWeightedLayer(folded.nodes[i].op)
+                && fakeQuantization.activation(folded.nodes[i].name) != nil
+        }
+        if roundedBeforeAdds {
+            quantizer = PostTrainingQuantizer(settings: QuantizationSettings(weightBits: bits, keepFloat: keepFloat,
+                                                                             fuseResidualAdds: false))
+            layout = try quantizer.plan(folded)
+        }
         var bounds: [Int: Float] = [:]
         let quantizationOf = try quantizer.activationQuantizations(folded, plan: layout) { i, _ in
             let name = folded.nodes[i].name

@@ -13,14 +13,16 @@ import Darwin
 /// dequantising reorder, and an int8 consumer that needs another scale through a requantising
 /// one. Convolutions and linear layers with 8-bit weights run oneDNN's u8/s8 × s8 → s32
 /// primitives with per-output-channel output scales; a ReLU or ReLU6 that is a convolution's
-/// (or a residual add's) only consumer runs as its post-op, and the add runs as a binary
-/// primitive with input scales. Pooling keeps int8; concatenation, channel shuffle, slice,
+/// (or a residual add's) only consumer runs as its post-op. A residual add that is an
+/// unmaterialised convolution's only consumer runs as that convolution's sum post-op (the
+/// residual at its own scale and type, then the add's activation), in the residual's buffer
+/// when nothing reads it later; any other add runs as a binary primitive with input scales. Pooling keeps int8; concatenation, channel shuffle, slice,
 /// flatten and dropout move bytes. Every other op runs in f32 on its dequantised input; the
 /// graph's inputs stay f32 and are quantised by the reorder into their first int8 consumer.
 ///
 /// Semantics (the fake-quantised simulation in ``ReferenceGraphRunner`` computes the same):
 /// every annotated output is `scale · (q − zero point)` with `q` rounded half to even and
-/// clamped; nothing else is rounded. One difference: an f32-path node with an output
+/// clamped; nothing else is rounded (a convolution summed into its residual add is not). One difference: an f32-path node with an output
 /// quantisation (a sigmoid feeding an int8 convolution) keeps its f32 output, quantised only by
 /// the reorder into its int8 consumers, so as a graph output it is not rounded. Output scales
 /// are read from the graph when the executor is planned.
@@ -108,19 +110,69 @@ extension DNNLExecutor {
         return quantization
     }
 
-    /// Where an int8 compute node writes: its own output quantisation or a fused activation's
-    /// (then the activation node shares the buffer); nil writes f32.
-    func int8Destination(_ i: Int) throws -> (output: ActivationQuantization?, eltwise: (dnnl_alg_kind_t, Float, Float)?, label: String) {
+    /// Where an int8 compute node writes and what its primitive's post-ops compute.
+    struct Int8Destination {
+        /// The stored output: the node's own, or that of the add or activation computed inside
+        /// its primitive; nil writes f32.
+        var output: ActivationQuantization?
+        var eltwise: (dnnl_alg_kind_t, Float, Float)?
+        /// The residual add computed as the sum post-op: the add node, its other input and
+        /// that input's quantisation.
+        var sum: (add: Int, residual: Int, quantization: ActivationQuantization)?
+        /// What the primitive's name adds (" + layer1.add + relu").
+        var label = ""
+    }
+
+    /// The residual add computed inside convolution `i`'s int8 primitive as oneDNN's sum
+    /// post-op (the quantiser's rule, ``PostTrainingQuantizer``): `i`'s output is not
+    /// materialised (no output quantisation) and is no graph output, its only consumer is an
+    /// add of two different values, and the add's other input has an 8-bit quantisation, the
+    /// same shape, and is computed before `i` (so its value is there when `i` runs).
+    func int8ResidualAdd(after i: Int) -> (add: Int, residual: Int, quantization: ActivationQuantization)? {
+        guard case .conv2d = graph.nodes[i].op, graph.nodes[i].quantization?.output == nil,
+              !graph.outputs.contains(i), graph.consumers[i].count == 1 else { return nil }
+        let add = graph.consumers[i][0]
+        guard case .add = graph.nodes[add].op else { return nil }
+        let inputs = graph.nodes[add].inputs
+        guard inputs.count == 2, inputs[0] != inputs[1] else { return nil }
+        let residual = inputs[0] == i ? inputs[1] : inputs[0]
+        guard residual < i, shapes[residual] == shapes[i], let quantization = graph.nodes[residual].quantization?.output else {
+            return nil
+        }
+        return (add, residual, quantization)
+    }
+
+    /// Where an int8 compute node writes: its own output quantisation, a fused activation's,
+    /// or a residual add's (and the add's activation's) when the add is its sum post-op; the
+    /// nodes computed inside the primitive share its buffer.
+    func int8Destination(_ i: Int) throws -> Int8Destination {
+        if let sum = int8ResidualAdd(after: i) {
+            try sum.quantization.validate(node: graph.nodes[sum.residual].name)
+            int8Alias[sum.add] = i
+            let label = " + \(graph.nodes[sum.add].name)"
+            if let fused = int8Activation(after: sum.add) {
+                try fused.output.validate(node: graph.nodes[fused.node].name)
+                int8Alias[fused.node] = i
+                return Int8Destination(output: fused.output, eltwise: fused.eltwise, sum: sum,
+                                       label: label + " + \(graph.nodes[fused.node].op.kind)")
+            }
+            guard let output = graph.nodes[sum.add].quantization?.output else {
+                throw ExecutionError.backend(node: graph.nodes[sum.add].name,
+                                             message: "adds an int8 convolution's result into its residual but has no int8 quantisation")
+            }
+            try output.validate(node: graph.nodes[sum.add].name)
+            return Int8Destination(output: output, sum: sum, label: label)
+        }
         if let fused = int8Activation(after: i) {
             try fused.output.validate(node: graph.nodes[fused.node].name)
             int8Alias[fused.node] = i
-            return (fused.output, fused.eltwise, " + \(graph.nodes[fused.node].op.kind)")
+            return Int8Destination(output: fused.output, eltwise: fused.eltwise, label: " + \(graph.nodes[fused.node].op.kind)")
         }
         if let output = graph.nodes[i].quantization?.output {
             try output.validate(node: graph.nodes[i].name)
-            return (output, nil, "")
+            return Int8Destination(output: output)
         }
-        return (nil, nil, "")
+        return Int8Destination()
     }
 
     func requireSymmetric(_ i: Int, _ quantizations: [ActivationQuantization?]) throws {
@@ -208,7 +260,7 @@ extension DNNLExecutor {
         let node = graph.nodes[i]
         let source = try int8Source(i, 0)
         let destination = try int8Destination(i)
-        try requireSymmetric(i, [source, destination.output])
+        try requireSymmetric(i, [source, destination.output, destination.sum?.quantization])
         let src = fullShape(node.inputs[0]), dst = fullShape(i)
         let weightShape = a.groups == 1
             ? [a.outChannels, src[1], a.kernelSize[0], a.kernelSize[1]]
@@ -248,13 +300,17 @@ extension DNNLExecutor {
     /// activation as post-op, weights reordered (halved when the kernel would not), bias in
     /// accumulator units.
     func compileInt8Layer<Desc>(_ i: Int, _ desc: inout Desc, kind: String, outputs: Int, weightShape: [Int], bias: Bool,
-                                source: ActivationQuantization,
-                                destination: (output: ActivationQuantization?, eltwise: (dnnl_alg_kind_t, Float, Float)?, label: String)) throws {
+                                source: ActivationQuantization, destination: Int8Destination) throws {
         let node = graph.nodes[i]
         let scales = try weightScales(i, count: outputs)
         let outputScale = destination.output?.scale ?? 1
         func make(_ factor: Float) throws -> DNNLPrimitive {
-            let attributes = try DNNLAttributes(eltwise: destination.eltwise,
+            // The residual enters at its own scale: `dst = result + (residual scale / output
+            // scale) · residual`, read as its own 8-bit type.
+            let sum = destination.sum.map { $0.quantization }
+            let attributes = try DNNLAttributes(sumPostOp: sum != nil, sumScale: sum.map { $0.scale / outputScale } ?? 1,
+                                                sumDataType: sum.map { dataType($0) },
+                                                eltwise: destination.eltwise,
                                                 outputScales: scales.map { factor * source.scale * $0 / outputScale },
                                                 outputScalesMask: 1 << 1)
             return try primitive(&desc, attributes: attributes, name: "\(node.name) \(kind) forward int8\(destination.label)")
@@ -264,7 +320,27 @@ extension DNNLExecutor {
         if halved { p = try make(2) }
         forwardPrimitive[i] = p
         let x = try input(i, 0, as: p.query(dnnl_query_src_md), quantization: source)
-        let y = output(i, p.query(dnnl_query_dst_md))
+        let layout = p.query(dnnl_query_dst_md)
+        let y: Int
+        if let sum = destination.sum {
+            // The sum post-op reads the residual from the destination buffer.
+            let residualLayout = MemoryDescriptor.withDataType(layout, dataType(sum.quantization))
+            if storedQuantization[sum.residual] == sum.quantization, MemoryDescriptor.equal(valueMD[sum.residual], residualLayout),
+               residualIsDead(sum.residual, after: i, except: sum.add) {
+                // In place: the residual's own buffer, which nothing reads afterwards.
+                valueMD[i] = layout
+                valueBuffer[i] = valueBuffer[sum.residual]
+                y = valueBuffer[i]
+                implementationNotes.append("\(node.name) adds into \(graph.nodes[sum.residual].name)'s buffer in place (int8 residual)")
+            } else {
+                y = output(i, layout)
+                let r = try reorder(from: valueMD[sum.residual], to: residualLayout, from: storedQuantization[sum.residual],
+                                    to: sum.quantization, name: "\(graph.nodes[sum.residual].name) into \(node.name)'s output (int8 residual)")
+                addPrimitive(r, [(DNNL_ARG_FROM, .buffer(valueBuffer[sum.residual])), (DNNL_ARG_TO, .buffer(y))], at: forwardTime(i))
+            }
+        } else {
+            y = output(i, layout)
+        }
         storedQuantization[i] = destination.output
         let weights = try int8Weights(i, plainShape: weightShape, layout: p.query(dnnl_query_weights_md), halved: halved)
         var args: [(Int32, Argument)] = [(DNNL_ARG_SRC, .buffer(x)), (DNNL_ARG_WEIGHTS, weights), (DNNL_ARG_DST, .buffer(y))]

@@ -49,13 +49,14 @@ final class DNNLPrimitive {
 final class DNNLAttributes {
     let attr: dnnl_primitive_attr_t
 
-    /// `sumPostOp` accumulates into the destination; `eltwise` (algorithm, alpha, beta)
-    /// applies an activation to the result. For int8 primitives, `outputScales` multiply the
+    /// `sumPostOp` accumulates into the destination (`dst ← sumScale · dst + result`, the old
+    /// destination read as `sumDataType` when given: an int8 residual of the other 8-bit
+    /// type); `eltwise` (algorithm, alpha, beta) applies an activation to the result. For int8 primitives, `outputScales` multiply the
     /// result (one common scale, or one per index of `outputScalesMask`'s axes),
     /// `argumentScales` scale single inputs (a binary primitive's sources) and `zeroPoints`
     /// shift arguments (reorders), all by oneDNN argument index.
-    init(sumPostOp: Bool = false, eltwise: (dnnl_alg_kind_t, Float, Float)? = nil,
-         outputScales: [Float]? = nil, outputScalesMask: Int32 = 0,
+    init(sumPostOp: Bool = false, sumScale: Float = 1, sumDataType: dnnl_data_type_t? = nil,
+         eltwise: (dnnl_alg_kind_t, Float, Float)? = nil, outputScales: [Float]? = nil, outputScalesMask: Int32 = 0,
          argumentScales: [(Int32, Float)] = [], zeroPoints: [(Int32, Int32)] = []) throws {
         var attr: dnnl_primitive_attr_t?
         try dnnlCheck(dnnl_primitive_attr_create(&attr), "create primitive attributes")
@@ -77,7 +78,13 @@ final class DNNLAttributes {
             var ops: dnnl_post_ops_t?
             try dnnlCheck(dnnl_post_ops_create(&ops), "create post-ops")
             defer { dnnl_post_ops_destroy(ops) }
-            if sumPostOp { try dnnlCheck(dnnl_post_ops_append_sum(ops, 1.0), "append sum post-op") }
+            if sumPostOp {
+                if let sumDataType {
+                    try dnnlCheck(dnnl_post_ops_append_sum_v2(ops, sumScale, sumDataType), "append sum post-op")
+                } else {
+                    try dnnlCheck(dnnl_post_ops_append_sum(ops, sumScale), "append sum post-op")
+                }
+            }
             if let (algorithm, alpha, beta) = eltwise {
                 try dnnlCheck(dnnl_post_ops_append_eltwise(ops, 1.0, algorithm, alpha, beta), "append eltwise post-op")
             }
