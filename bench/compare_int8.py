@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Int8 latency side by side: Pare fp32 and int8, onnxruntime fp32 and its own int8
 (quantize_static, QDQ, per-channel, reduce_range on CPUs without VNNI), onnxruntime on Pare's
-own QDQ export, and PyTorch fp32 and torch.ao int8 (FX graph mode, fbgemm/x86), in one run.
+own QDQ export (with residual adds fused into the convolutions, Pare's default, and with
+--separate-residual-adds), and PyTorch fp32 and torch.ao int8 (FX graph mode, fbgemm/x86), in one run.
 
 Run through bench/compare-int8.sh (which builds Pare and prepares .venv-bench), or:
 
@@ -101,6 +102,9 @@ def main():
             record = {"model": name}
             attempt(record, "pare-quantize", lambda: run_pare(args.pare, "quantize", name, "--synthetic", "--calibration-batches", 4,
                                                               "--batch", 8, "--threads", args.threads, "--out", base + "-int8.safetensors"))
+            attempt(record, "pare-quantize-separate", lambda: run_pare(args.pare, "quantize", name, "--synthetic", "--calibration-batches", 4,
+                                                                       "--batch", 8, "--threads", args.threads, "--separate-residual-adds",
+                                                                       "--out", base + "-int8-separate.safetensors"))
             fp32_summary = attempt(record, "pare-summary", lambda: pare_json(args.pare, "summary", name))
             int8_bytes = os.path.getsize(base + "-int8.safetensors") if os.path.exists(base + "-int8.safetensors") else None
             if fp32_summary and int8_bytes:
@@ -108,6 +112,8 @@ def main():
                                        "ratio": int8_bytes / fp32_summary["nativeFileBytes"]}
             attempt(record, "onnx-export", lambda: run_pare(args.pare, "export", name, "--onnx", base + ".onnx"))
             attempt(record, "onnx-export-int8", lambda: run_pare(args.pare, "export", base + "-int8.safetensors", "--onnx", base + "-pare-qdq.onnx"))
+            attempt(record, "onnx-export-int8-separate", lambda: run_pare(args.pare, "export", base + "-int8-separate.safetensors", "--onnx",
+                                                                          base + "-pare-qdq-separate.onnx"))
             attempt(record, "ort-quantize", lambda: ort_int8(ort_quantization, base + ".onnx", base + "-ort-int8.onnx", shape, not vnni))
             model = torch_model(torch, torchvision, name, classes).eval()
             quantized = attempt(record, "torch-ao", lambda: torch_int8(torch, torch_model(torch, torchvision, name, classes), shape))
@@ -119,11 +125,15 @@ def main():
                     return result["medianMilliseconds"], result["kernels"]
                 fp32 = attempt(row, "pare-fp32", lambda: pare(name))
                 int8 = attempt(row, "pare-int8", lambda: pare(base + "-int8.safetensors"))
-                row["pare"] = {"fp32": fp32 and fp32[0], "int8": int8 and int8[0], "kernels": int8 and int8[1]}
+                separate = attempt(row, "pare-int8-separate", lambda: pare(base + "-int8-separate.safetensors"))
+                row["pare"] = {"fp32": fp32 and fp32[0], "int8": int8 and int8[0], "int8SeparateAdds": separate and separate[0],
+                               "kernels": int8 and int8[1]}
                 row["ort"] = {
                     "fp32": attempt(row, "ort-fp32", lambda: ort_latency(ort, np, base + ".onnx", shape, batch, args.threads, args.warmup, args.runs)),
                     "int8": attempt(row, "ort-int8", lambda: ort_latency(ort, np, base + "-ort-int8.onnx", shape, batch, args.threads, args.warmup, args.runs)),
                     "pareQDQ": attempt(row, "ort-pare-qdq", lambda: ort_latency(ort, np, base + "-pare-qdq.onnx", shape, batch, args.threads, args.warmup, args.runs)),
+                    "pareQDQSeparateAdds": attempt(row, "ort-pare-qdq-separate", lambda: ort_latency(ort, np, base + "-pare-qdq-separate.onnx", shape,
+                                                                                                 batch, args.threads, args.warmup, args.runs)),
                 }
                 x = torch.randn(batch, *shape)
                 with torch.inference_mode():
@@ -136,8 +146,8 @@ def main():
                 def ms(v):
                     return f"{v:8.3f}" if v is not None else "     n/a"
                 speedup = ratio(p["fp32"], p["int8"])
-                print(f"{name:15} b{batch:<3} Pare fp32 {ms(p['fp32'])} int8 {ms(p['int8'])} ({speedup:.2f}x) | "
-                      f"ORT fp32 {ms(o['fp32'])} int8 {ms(o['int8'])} Pare-QDQ {ms(o['pareQDQ'])} | "
+                print(f"{name:15} b{batch:<3} Pare fp32 {ms(p['fp32'])} int8 {ms(p['int8'])} ({speedup:.2f}x) separate adds {ms(p['int8SeparateAdds'])} | "
+                      f"ORT fp32 {ms(o['fp32'])} int8 {ms(o['int8'])} Pare-QDQ {ms(o['pareQDQ'])} separate adds {ms(o['pareQDQSeparateAdds'])} | "
                       f"torch fp32 {ms(t.get('fp32'))} int8 {ms(t.get('int8'))}" if speedup else f"{name} b{batch}: {row.get('errors')}",
                       flush=True)
                 if row.get("errors"):

@@ -23,7 +23,7 @@ extension Pare {
                 The result is one .safetensors file with I8 weights (about a quarter of the f32 \
                 file) that `pare eval`, `pare bench`, `pare run`, `pare summary` and `pare \
                 compare` take like any model; it runs on oneDNN's u8/s8 int8 primitives with \
-                ReLU/ReLU6 fused and activations kept int8 between layers. Ops without an int8 \
+                ReLU/ReLU6 and residual adds fused (an add after a convolution is its sum post-op) and activations kept int8 between layers. Ops without an int8 \
                 kernel (sigmoid, hard-swish, softmax, unfolded batch norm) run in f32 and are \
                 listed. Without VNNI (AVX2 only) the default is 7-bit weights: AVX2's \
                 vpmaddubsw adds two u8 x s8 products into a saturating 16-bit lane, which 8-bit \

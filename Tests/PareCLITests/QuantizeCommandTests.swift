@@ -137,6 +137,33 @@ final class QuantizeCommandTests: XCTestCase {
         XCTAssertNotEqual(status, 0)
         XCTAssertTrue(output.contains("--weights must be fp16 or bf16"), output)
     }
+
+    /// By default a residual add runs inside the convolution before it (oneDNN's sum
+    /// post-op, in the residual's buffer where nothing reads it later);
+    /// `--separate-residual-adds` runs every add as its own int8 primitive.
+    func testResidualAddsFuseUnlessSeparated() throws {
+        var (status, output) = try runPare(["quantize", "resnet20", "--synthetic", "--calibration-batches", "1", "--batch", "2",
+                                            "--out", path("fused.safetensors")])
+        XCTAssertEqual(status, 0, output)
+        (status, output) = try runPare(["bench", path("fused.safetensors"), "--runs", "1", "--warmup", "0", "--plan"])
+        XCTAssertEqual(status, 0, output)
+        XCTAssertTrue(output.contains("layer1.0.conv2 conv forward int8 + add_9 + relu"), output)
+        XCTAssertTrue(output.contains("layer1.1.conv2 adds into relu_10's buffer in place (int8 residual)"), output)
+        XCTAssertFalse(output.contains("add_9 add int8"), output)
+
+        (status, output) = try runPare(["quantize", "resnet20", "--synthetic", "--calibration-batches", "1", "--batch", "2",
+                                        "--separate-residual-adds", "--out", path("separate.safetensors")])
+        XCTAssertEqual(status, 0, output)
+        (status, output) = try runPare(["bench", path("separate.safetensors"), "--runs", "1", "--warmup", "0", "--plan"])
+        XCTAssertEqual(status, 0, output)
+        XCTAssertTrue(output.contains("add_9 add int8 + relu"), output)
+        XCTAssertFalse(output.contains("(int8 residual)"), output)
+
+        (status, output) = try runPare(["train", "smallcnn", "--data", "fashion-mnist:" + path("nowhere"), "--separate-residual-adds",
+                                        "--out", path("t")])
+        XCTAssertNotEqual(status, 0)
+        XCTAssertTrue(output.contains("--separate-residual-adds needs --qat"), output)
+    }
 }
 
 /// `pare quantize --qat-epochs` and `pare train --qat`: quantisation-aware training from the
