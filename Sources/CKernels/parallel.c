@@ -26,3 +26,5 @@ void pare_parallel_for(pare_range_fn fn, void *context, long count) {
 }
 
 int pare_parallel_threads(void) { return omp_get_max_threads(); }
+
+int pare_parallel_thread(void) { return omp_get_thread_num(); }

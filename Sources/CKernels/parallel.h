@@ -11,4 +11,7 @@ void pare_parallel_for(pare_range_fn fn, void *context, long count);
 // The number of threads pare_parallel_for runs on.
 int pare_parallel_threads(void);
 
+// Inside fn of pare_parallel_for: which of those threads runs it (0 ..< pare_parallel_threads()).
+int pare_parallel_thread(void);
+
 #endif

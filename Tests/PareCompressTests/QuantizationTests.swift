@@ -10,13 +10,13 @@ final class QuantizationTests: XCTestCase {
 
     /// A residual block with a downsampling shortcut, pooling, a depthwise conv with ReLU6,
     /// a channel shuffle and slice, a concat, and a linear head: every int8 kernel.
-    static func residualNetwork(channels c: Int = 8, size: Int = 8) -> Graph {
+    static func residualNetwork(channels c: Int = 8, size: Int = 8, inputChannels: Int = 3) -> Graph {
         func conv(_ out: Int, _ k: Int, stride: Int = 1, groups: Int = 1, bias: Bool = false) -> Op {
             .conv2d(Conv2dAttributes(outChannels: out, kernelSize: [k, k], stride: [stride, stride], padding: Padding2d(k / 2),
                                      groups: groups, bias: bias))
         }
         return Graph(nodes: [
-            Node(name: "input", op: .input(shape: [3, size, size]), inputs: []),                     // 0
+            Node(name: "input", op: .input(shape: [inputChannels, size, size]), inputs: []),         // 0
             Node(name: "conv1", op: conv(c, 3), inputs: [0]),                                          // 1
             Node(name: "bn1", op: .batchNorm(BatchNormAttributes()), inputs: [1]),                     // 2
             Node(name: "relu", op: .relu, inputs: [2]),                                                // 3
@@ -263,6 +263,46 @@ final class QuantizationTests: XCTestCase {
         // The default quantises it (the CPU-dependent default lives in the CLI).
         let all = try PostTrainingQuantizer().quantize(graph, calibration: calibration).report
         XCTAssertEqual(all.layers.first { $0.name == "conv1" }?.precision, "int8")
+    }
+
+    /// A one-channel first layer kept in f32 runs on the few-channel kernel with its batch
+    /// norm, ReLU and max pooling; where that pooling's only reader is an int8 convolution
+    /// (a small CNN) the kernel writes its u8 input directly (no reorder between them), where
+    /// it has two (the residual network's block input) it writes f32 and each reader
+    /// quantises. Both equal their fake-quantised simulations to 1% of the logits' range.
+    func testOneChannelFirstLayerFeedsInt8WithoutAReorder() throws {
+        func conv(_ out: Int) -> Op { .conv2d(Conv2dAttributes(outChannels: out, kernelSize: [3, 3])) }
+        let smallCNN = Graph(nodes: [
+            Node(name: "input", op: .input(shape: [1, 14, 14]), inputs: []),
+            Node(name: "conv1", op: conv(8), inputs: [0]), Node(name: "bn1", op: .batchNorm(BatchNormAttributes()), inputs: [1]),
+            Node(name: "relu1", op: .relu, inputs: [2]), Node(name: "pool1", op: .maxPool(Pool2dAttributes(kernelSize: [2, 2])), inputs: [3]),
+            Node(name: "conv2", op: conv(16), inputs: [4]), Node(name: "relu2", op: .relu, inputs: [5]),
+            Node(name: "pool2", op: .maxPool(Pool2dAttributes(kernelSize: [2, 2])), inputs: [6]),
+            Node(name: "flatten", op: .flatten, inputs: [7]), Node(name: "fc", op: .linear(LinearAttributes(outFeatures: 5)), inputs: [8]),
+        ], outputs: [9])
+        let cases: [(Graph, [Int], [String], [String])] = [
+            (smallCNN, [1, 14, 14], ["conv1 conv: few-channel kernel from abcd to acdb, pool1 fused", "conv2 conv forward int8"],
+             ["reorder into conv2[0]"]),
+            (Self.residualNetwork(inputChannels: 1), [1, 8, 8], ["conv1 conv: few-channel kernel from abcd to aBcd", ", maxpool fused",
+                                                                 "reorder into layer1.conv1[0]"], ["to acdb"]),
+        ]
+        for (network, shape, present, absent) in cases {
+            let graph = try randomized(network, seed: 11)
+            let calibration = Self.batches(4, batch: 4, shape: shape, seed: 12)
+            let (quantized, report) = try PostTrainingQuantizer(settings: QuantizationSettings(minimumInputChannels: 4))
+                .quantize(graph, calibration: calibration)
+            XCTAssertEqual(report.floatLayers.map(\.name), ["conv1"])
+            let input = Self.batches(1, batch: 3, shape: shape, seed: 13)[0]
+            let executor = try DNNLExecutor(graph: quantized, batchSize: 3, mode: .inference)
+            let plan = executor.planDescription
+            for text in present { XCTAssertTrue(plan.contains(text), "\(text) in\n\(plan)") }
+            for text in absent { XCTAssertFalse(plan.contains(text), "\(text) in\n\(plan)") }
+            let got = try executor.forward([input])[0].scalars
+            let simulated = try ReferenceGraphRunner<Float>(graph: quantized, batchSize: 3, mode: .inference).forward([input.scalars])[0]
+            let range = simulated.map(abs).max()!
+            let worst = zip(got, simulated).map { abs($0 - $1) }.max()!
+            XCTAssertLessThan(worst, 0.01 * range, "worst logit differs by \(worst) (range \(range))\n\(plan)")
+        }
     }
 }
 

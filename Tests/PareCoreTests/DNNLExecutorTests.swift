@@ -400,6 +400,58 @@ final class DNNLExecutorTests: XCTestCase {
         }
     }
 
+    /// A convolution with one input channel runs on ``FewChannelConvolution`` in inference,
+    /// with its batch norm folded, its ReLU and a max pooling after it fused (smallcnn's and
+    /// ResNet's first-layer shapes, no activation, 20 channels); it keeps oneDNN where the
+    /// activation is not a ReLU, and the pooling separate where the ReLU is also a graph
+    /// output (the plan's notes say which). Fused, unfused and reference executors agree over two runs, and changed
+    /// weights take effect on reloadParameters() (the packed copy is refreshed).
+    func testOneChannelConvolutionsRunOnTheFewChannelKernel() throws {
+        let bn = Op.batchNorm(BatchNormAttributes())
+        let pool2 = Op.maxPool(Pool2dAttributes(kernelSize: [2, 2]))
+        let pool3 = Op.maxPool(Pool2dAttributes(kernelSize: [3, 3], stride: [2, 2], padding: Padding2d(1)))
+        let smallcnn = graph(input: [1, 14, 13], [conv(32, [3, 3], bias: true), bn, .relu, pool2, conv(8, [3, 3])])
+        let resnet = graph(input: [1, 20, 19], [conv(16, [7, 7], stride: [2, 2], padding: Padding2d(3)), bn, .relu, pool3])
+        let plain = graph(input: [1, 9, 8], [conv(20, [3, 2], stride: [2, 1], padding: Padding2d(1), bias: true), pool2, .relu])
+        let relu6 = graph(input: [1, 8, 8], [conv(8, [3, 3]), .relu6, pool2])
+        let reluOut = Graph(nodes: [
+            Node(name: "input", op: .input(shape: [1, 10, 10]), inputs: []),
+            Node(name: "c", op: conv(8, [3, 3]), inputs: [0]), Node(name: "r", op: .relu, inputs: [1]),
+            Node(name: "p", op: pool2, inputs: [2]),
+        ], outputs: [2, 3])
+        let expectations: [(Graph, [String], [String])] = [
+            (smallcnn, ["n0 conv: few-channel kernel from abcd to aBcd", ", n3 fused"], ["n3 maxPool", "batchnorm", "relu forward"]),
+            (resnet, ["n0 conv: few-channel kernel from abcd to aBcd", ", n3 fused"], ["n3 maxPool", "batchnorm"]),
+            (plain, ["n0 conv: few-channel kernel", ", n1 fused", "n2 relu forward"], ["n1 maxPool"]),
+            (relu6, ["n0 conv forward + relu6", "n2 maxPool"], ["few-channel"]),
+            // The ReLU (a graph output) is fused, the pooling after it is not.
+            (reluOut, ["c conv: few-channel kernel", "p maxPool"], ["fused", "relu forward"]),
+        ]
+        for (graph, present, absent) in expectations {
+            try compare(graph, batch: 3, mode: .inference)
+            let g = try TestGraphs.withRandomParameters(graph, seed: 3)
+            let fused = try DNNLExecutor(graph: g, batchSize: 3, mode: .inference, configuration: ExecutorConfiguration(threads: 2))
+            let unfused = try DNNLExecutor(graph: g, batchSize: 3, mode: .inference,
+                                           configuration: ExecutorConfiguration(threads: 2, fuseInference: false))
+            let plan = fused.planDescription
+            for text in present { XCTAssertTrue(plan.contains(text), "\(text) in\n\(plan)") }
+            for text in absent { XCTAssertFalse(plan.contains(text), "\(text) in\n\(plan)") }
+            var generator = SeededGenerator(seed: 5)
+            let x = Tensor.randomNormal(try g.inferShapes()[0].prepending(3), generator: &generator)
+            let expected = try unfused.forward([x])
+            for _ in 0..<2 {
+                for (k, (a, b)) in zip(try fused.forward([x]), expected).enumerated() {
+                    check(a, b, "fused vs unfused output \(k)", file: #filePath, line: #line)
+                }
+            }
+            let weights = g.parameters["\(g.nodes[1].name).weight"]!.floats
+            for k in 0..<weights.count { weights[k] = -2 * weights[k] }
+            try fused.reloadParameters()
+            try unfused.reloadParameters()
+            check(try fused.forward([x])[0], try unfused.forward([x])[0], "after reload", file: #filePath, line: #line)
+        }
+    }
+
     /// Batch norm with eps 0 (as some ONNX files have) on a channel count that blocked
     /// layouts pad (13 → 16) gives the reference's values, not NaN.
     func testBatchNormWithZeroEpsilonOnPaddedChannels() throws {

@@ -24,9 +24,11 @@ extension DNNLExecutor {
         let node = graph.nodes[i]
         let t = forwardTime(i)
         if let convolution = fusion?.aliasOf[i] {
-            // Computed inside the convolution's primitive: share its output.
+            // Computed inside the convolution's primitive: share its output (8-bit after a
+            // few-channel convolution whose pooling feeds an int8 layer).
             valueBuffer[i] = valueBuffer[convolution]
             valueMD[i] = valueMD[convolution]
+            storedQuantization[i] = storedQuantization[convolution]
             return
         }
         if let producer = int8Alias[i] {
@@ -292,7 +294,8 @@ extension DNNLExecutor {
     /// The floor changes no real channel whose variance exceeds about 1e-31.
     func batchNormEpsilon(_ eps: Double) -> Float { max(Float(eps), Float.leastNormalMagnitude) }
 
-    /// A convolution, with the batch norm and activation ``InferenceFusion`` fused into it.
+    /// A convolution, with the batch norm and activation ``InferenceFusion`` fused into it
+    /// (one with one input channel on ``FewChannelConvolution``, a max pooling fused too).
     func compileConvolution(_ i: Int, _ a: Conv2dAttributes, fusion: InferenceFusion.Convolution?) throws {
         let node = graph.nodes[i]
         let t = forwardTime(i)
@@ -320,6 +323,10 @@ extension DNNLExecutor {
         let eltwise = fusion.flatMap { f in f.activation.map { _ in (f.algorithm, f.alpha, f.beta) } }
         let p = try primitive(&desc, attributes: try DNNLAttributes(sumPostOp: fusion?.add != nil, eltwise: eltwise), name: name)
         if fusion == nil, try compileWinogradConvolution(i, a, direct: p) { return }
+        if let fusion, fusion.fewChannel {
+            try compileFewChannelConvolution(i, a, fusion: fusion, weightShape: weightShape, direct: p)
+            return
+        }
         forwardPrimitive[i] = p
         let x = try input(i, 0, as: p.query(dnnl_query_src_md))
         let destination = p.query(dnnl_query_dst_md)

@@ -14,6 +14,11 @@ import CDNNL
 /// convolution's eltwise post-op after the sum (a ResNet block's `conv → bn → add → relu` in
 /// one primitive).
 ///
+/// A convolution with one input channel (``FewChannelConvolution``) runs on Pare's own kernel,
+/// which takes a max pooling after the convolution (or after its batch norm or ReLU) too: the
+/// pooling's output is then the convolution's buffer. It fuses no residual add and no
+/// activation but ReLU.
+///
 /// A node is fused only when its producer's output has no other consumer and is not a graph
 /// output, so no other node can see the intermediate value that fusion no longer computes.
 /// Training never fuses: the backward pass needs those intermediates.
@@ -31,6 +36,10 @@ struct InferenceFusion {
         var algorithm = dnnl_eltwise_relu
         var alpha: Float = 0
         var beta: Float = 0
+        /// The max pooling computed with the convolution (``FewChannelConvolution`` only).
+        var pool: Int?
+        /// Whether the convolution runs on ``FewChannelConvolution``.
+        var fewChannel = false
     }
 
     /// Fusions by convolution node.
@@ -74,9 +83,19 @@ struct InferenceFusion {
                 fusion.alpha = alpha
                 fusion.beta = beta
             }
-            guard fusion.batchNorm != nil || fusion.add != nil || fusion.activation != nil else { continue }
+            if case let .conv2d(a) = node.op, fusion.add == nil,
+               FewChannelConvolution.supports(a, input: [1] + shapes[node.inputs[0]].dimensions, output: [1] + shapes[i].dimensions),
+               fusion.activation.map({ if case .relu = nodes[$0].op { return true } else { return false } }) ?? true {
+                fusion.fewChannel = true
+                let last = fusion.activation ?? fusion.batchNorm ?? i
+                if nodes[last].quantization?.output == nil, let next = soleConsumer(last),
+                   case let .maxPool(p) = nodes[next].op, FewChannelConvolution.supportsPooling(p) {
+                    fusion.pool = next
+                }
+            }
+            guard fusion.batchNorm != nil || fusion.add != nil || fusion.activation != nil || fusion.fewChannel else { continue }
             convolutions[i] = fusion
-            for fused in [fusion.batchNorm, fusion.add, fusion.activation].compactMap({ $0 }) { aliasOf[fused] = i }
+            for fused in [fusion.batchNorm, fusion.add, fusion.activation, fusion.pool].compactMap({ $0 }) { aliasOf[fused] = i }
         }
     }
 
