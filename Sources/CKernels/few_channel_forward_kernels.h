@@ -195,21 +195,6 @@ static inline int FF(plain_2x2)(const pare_few_channel_forward_shape *s) {
         && 2 * s->out_width <= s->conv_width;
 }
 
-// Max pooling of a plane into t (pixel (ph, pw) at index ph * out_width + pw).
-static void FF(pool)(const pare_few_channel_forward_shape *s, const float *plane, FF(target) t) {
-    const int fast = FF(plain_2x2)(s);
-    for (int ph = 0; ph < s->out_height; ph++) {
-        for (int pw = 0; pw < s->out_width; pw++) {
-            v8 b0, b1;
-            if (fast) FF(window_max_2x2)(s, plane, ph, pw, &b0, &b1);
-            else FF(window_max)(s, plane, ph, pw, &b0, &b1);
-            const size_t q = (size_t)ph * s->out_width + pw;
-            *(v8u *)(t.out0 + q * t.stride) = b0;
-            if (t.out1) *(v8u *)(t.out1 + q * t.stride) = b1;
-        }
-    }
-}
-
 // Group g's 8 values of one pixel, quantised, to `to` (its first min(8, channels − 8g)
 // bytes: channels-last rows hold only the real channels).
 static inline __attribute__((always_inline)) void FF(store_quantized)(const pare_few_channel_forward_shape *s,
@@ -229,10 +214,11 @@ static inline __attribute__((always_inline)) void FF(store_quantized)(const pare
     else memcpy(to, &bytes, (size_t)count);
 }
 
-// Max pooling of a plane (as FF(pool)) into 8-bit NHWC: pixel (ph, pw) of image n at
-// dst + ((n · out_height + ph) · out_width + pw) · out_channels, groups 2p and 2p + 1.
-static void FF(pool_quantized)(const pare_few_channel_forward_shape *s, const float *plane, unsigned char *image,
-                               int p) {
+// Max pooling of a plane into t (pixel (ph, pw) at index ph * out_width + pw) or, when
+// `image` is given, quantised into 8-bit NHWC (pixel (ph, pw) of groups 2p and 2p + 1 at
+// image + (ph · out_width + pw) · out_channels + 16p).
+static void FF(pool)(const pare_few_channel_forward_shape *s, const float *plane, FF(target) t, unsigned char *image,
+                     int p) {
     const int C = s->out_channels, c0 = 16 * p, n0 = C - c0 < 8 ? C - c0 : 8, n1 = C - c0 - 8 < 8 ? C - c0 - 8 : 8;
     const int fast = FF(plain_2x2)(s);
     for (int ph = 0; ph < s->out_height; ph++) {
@@ -240,9 +226,14 @@ static void FF(pool_quantized)(const pare_few_channel_forward_shape *s, const fl
             v8 b0, b1;
             if (fast) FF(window_max_2x2)(s, plane, ph, pw, &b0, &b1);
             else FF(window_max)(s, plane, ph, pw, &b0, &b1);
-            unsigned char *pixel = image + ((size_t)ph * s->out_width + pw) * C + c0;
-            FF(store_quantized)(s, &b0, pixel, n0);
-            if (n1 > 0) FF(store_quantized)(s, &b1, pixel + 8, n1);
+            const size_t q = (size_t)ph * s->out_width + pw;
+            if (image) {
+                FF(store_quantized)(s, &b0, image + q * C + c0, n0);
+                if (n1 > 0) FF(store_quantized)(s, &b1, image + q * C + c0 + 8, n1);
+            } else {
+                *(v8u *)(t.out0 + q * t.stride) = b0;
+                if (t.out1) *(v8u *)(t.out1 + q * t.stride) = b1;
+            }
         }
     }
 }
@@ -259,7 +250,7 @@ static void FF(forward_tasks)(void *context, long begin, long end) {
         FF(target) in_plane = {plane, plane + 8, 16};
         if (s->quantized) {
             FF(convolve)(x, n, p, in_plane);
-            FF(pool_quantized)(s, plane, (unsigned char *)x->dst + (size_t)n * pixels * s->out_channels, p);
+            FF(pool)(s, plane, in_plane, (unsigned char *)x->dst + (size_t)n * pixels * s->out_channels, p);
             continue;
         }
         // Group g's 8 lanes within dst's blocks of B channels.
@@ -269,7 +260,7 @@ static void FF(forward_tasks)(void *context, long begin, long end) {
                           g1 < stored_groups ? image + (size_t)(g1 * 8 / B) * pixels * B + (g1 * 8) % B : NULL, B};
         if (s->pool) {
             FF(convolve)(x, n, p, in_plane);
-            FF(pool)(s, plane, out);
+            FF(pool)(s, plane, out, NULL, p);
         } else {
             FF(convolve)(x, n, p, out);
         }

@@ -328,6 +328,22 @@ final class DNNLExecutorTests: XCTestCase {
         XCTAssertTrue(plan.contains("input into layer1.0.conv2's output (residual)"), plan)
     }
 
+    /// `graph` against the reference in inference, then with random parameters in a fused and
+    /// an unfused inference executor (2 threads), the fused plan checked for the `present`
+    /// and `absent` texts.
+    func fusedAndUnfused(_ graph: Graph, batch: Int, present: [String], absent: [String],
+                         file: StaticString = #filePath, line: UInt = #line) throws -> (Graph, DNNLExecutor, DNNLExecutor) {
+        try compare(graph, batch: batch, mode: .inference, file: file, line: line)
+        let g = try TestGraphs.withRandomParameters(graph, seed: 3)
+        let fused = try DNNLExecutor(graph: g, batchSize: batch, mode: .inference, configuration: ExecutorConfiguration(threads: 2))
+        let unfused = try DNNLExecutor(graph: g, batchSize: batch, mode: .inference,
+                                       configuration: ExecutorConfiguration(threads: 2, fuseInference: false))
+        let plan = fused.planDescription
+        for text in present { XCTAssertTrue(plan.contains(text), "\(text) in\n\(plan)", file: file, line: line) }
+        for text in absent { XCTAssertFalse(plan.contains(text), "\(text) in\n\(plan)", file: file, line: line) }
+        return (g, fused, unfused)
+    }
+
     /// A residual add fused as a sum post-op: into the later of its two convolutions (a
     /// downsampling block's shortcut conv, writing into the other branch's buffer in place),
     /// with a residual computed after the convolution (then not fused), and with the add a
@@ -379,14 +395,7 @@ final class DNNLExecutorTests: XCTestCase {
             (asOutput, ["a conv forward + a.bn + add:", "relu relu forward", "input into a's output (residual)"], ["in place"]),
         ]
         for (graph, present, absent) in expectations {
-            try compare(graph, batch: 2, mode: .inference)
-            let g = try TestGraphs.withRandomParameters(graph, seed: 3)
-            let fused = try DNNLExecutor(graph: g, batchSize: 2, mode: .inference, configuration: ExecutorConfiguration(threads: 2))
-            let unfused = try DNNLExecutor(graph: g, batchSize: 2, mode: .inference,
-                                           configuration: ExecutorConfiguration(threads: 2, fuseInference: false))
-            let plan = fused.planDescription
-            for text in present { XCTAssertTrue(plan.contains(text), "\(text) in\n\(plan)") }
-            for text in absent { XCTAssertFalse(plan.contains(text), "\(text) in\n\(plan)") }
+            let (g, fused, unfused) = try fusedAndUnfused(graph, batch: 2, present: present, absent: absent)
             var generator = SeededGenerator(seed: 5)
             let x = Tensor.randomNormal(try g.inferShapes()[0].prepending(2), generator: &generator)
             let kept = x.copy()
@@ -428,14 +437,7 @@ final class DNNLExecutorTests: XCTestCase {
             (reluOut, ["c conv: few-channel kernel", "p maxPool"], ["fused", "relu forward"]),
         ]
         for (graph, present, absent) in expectations {
-            try compare(graph, batch: 3, mode: .inference)
-            let g = try TestGraphs.withRandomParameters(graph, seed: 3)
-            let fused = try DNNLExecutor(graph: g, batchSize: 3, mode: .inference, configuration: ExecutorConfiguration(threads: 2))
-            let unfused = try DNNLExecutor(graph: g, batchSize: 3, mode: .inference,
-                                           configuration: ExecutorConfiguration(threads: 2, fuseInference: false))
-            let plan = fused.planDescription
-            for text in present { XCTAssertTrue(plan.contains(text), "\(text) in\n\(plan)") }
-            for text in absent { XCTAssertFalse(plan.contains(text), "\(text) in\n\(plan)") }
+            let (g, fused, unfused) = try fusedAndUnfused(graph, batch: 3, present: present, absent: absent)
             var generator = SeededGenerator(seed: 5)
             let x = Tensor.randomNormal(try g.inferShapes()[0].prepending(3), generator: &generator)
             let expected = try unfused.forward([x])
