@@ -409,11 +409,11 @@ final class DNNLExecutorTests: XCTestCase {
         }
     }
 
-    /// A convolution with one input channel runs on ``FewChannelConvolution`` in inference,
-    /// with its batch norm folded, its ReLU and a max pooling after it fused (smallcnn's and
-    /// ResNet's first-layer shapes, no activation, 20 channels); it keeps oneDNN where the
-    /// activation is not a ReLU, and the pooling separate where the ReLU is also a graph
-    /// output (the plan's notes say which). Fused, unfused and reference executors agree over two runs, and changed
+    /// A convolution with one input channel followed by a max pooling runs on
+    /// ``FewChannelConvolution`` in inference, with its batch norm folded, its ReLU and the
+    /// pooling fused (smallcnn's and ResNet's first-layer shapes, no activation, 20 channels);
+    /// it stays on oneDNN where the activation is not a ReLU, where no pooling follows, and
+    /// where the ReLU is also a graph output (the plan's notes say which). Fused, unfused and reference executors agree over two runs, and changed
     /// weights take effect on reloadParameters() (the packed copy is refreshed).
     func testOneChannelConvolutionsRunOnTheFewChannelKernel() throws {
         let bn = Op.batchNorm(BatchNormAttributes())
@@ -423,6 +423,7 @@ final class DNNLExecutorTests: XCTestCase {
         let resnet = graph(input: [1, 20, 19], [conv(16, [7, 7], stride: [2, 2], padding: Padding2d(3)), bn, .relu, pool3])
         let plain = graph(input: [1, 9, 8], [conv(20, [3, 2], stride: [2, 1], padding: Padding2d(1), bias: true), pool2, .relu])
         let relu6 = graph(input: [1, 8, 8], [conv(8, [3, 3]), .relu6, pool2])
+        let noPool = graph(input: [1, 8, 8], [conv(16, [3, 3], padding: Padding2d(1)), bn, .relu, conv(8, [3, 3])])
         let reluOut = Graph(nodes: [
             Node(name: "input", op: .input(shape: [1, 10, 10]), inputs: []),
             Node(name: "c", op: conv(8, [3, 3]), inputs: [0]), Node(name: "r", op: .relu, inputs: [1]),
@@ -433,8 +434,10 @@ final class DNNLExecutorTests: XCTestCase {
             (resnet, ["n0 conv: few-channel kernel from abcd to aBcd", ", n3 fused"], ["n3 maxPool", "batchnorm"]),
             (plain, ["n0 conv: few-channel kernel", ", n1 fused", "n2 relu forward"], ["n1 maxPool"]),
             (relu6, ["n0 conv forward + relu6", "n2 maxPool"], ["few-channel"]),
-            // The ReLU (a graph output) is fused, the pooling after it is not.
-            (reluOut, ["c conv: few-channel kernel", "p maxPool"], ["fused", "relu forward"]),
+            // The ReLU is a graph output, so the pooling after it cannot be fused: oneDNN runs
+            // the convolution (with the ReLU as its post-op), as it does one with no pooling.
+            (reluOut, ["c conv forward + relu", "p maxPool"], ["few-channel", "relu forward"]),
+            (noPool, ["n0 conv forward + n1 + relu"], ["few-channel"]),
         ]
         for (graph, present, absent) in expectations {
             let (g, fused, unfused) = try fusedAndUnfused(graph, batch: 3, present: present, absent: absent)

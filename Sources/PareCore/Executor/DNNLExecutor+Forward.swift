@@ -323,7 +323,7 @@ extension DNNLExecutor {
         let eltwise = fusion.flatMap { f in f.activation.map { _ in (f.algorithm, f.alpha, f.beta) } }
         let p = try primitive(&desc, attributes: try DNNLAttributes(sumPostOp: fusion?.add != nil, eltwise: eltwise), name: name)
         if fusion == nil, try compileWinogradConvolution(i, a, direct: p) { return }
-        if let fusion, fusion.fewChannel {
+        if let fusion, fusion.pool != nil {
             try compileFewChannelConvolution(i, a, fusion: fusion, weightShape: weightShape, direct: p)
             return
         }

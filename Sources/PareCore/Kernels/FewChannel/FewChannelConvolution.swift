@@ -5,7 +5,8 @@ import CKernels
 /// optional max pooling after it, in one pass (CKernels). oneDNN 2.6's AVX2 kernel runs a
 /// one-channel 3×3 convolution at about a third of the FMA peak, and a max pooling after it
 /// reads the whole output back from memory; here each image and pair of 8-channel groups is
-/// computed into a per-thread plane that stays in cache and is pooled from there.
+/// computed into a per-thread plane that stays in cache and is pooled from there. The
+/// executor uses it only with a pooling to fuse (without one oneDNN is as fast).
 ///
 /// The source is plain NCHW, the destination oneDNN's `nChw8c` or `nChw16c` f32, or (after a
 /// pooling whose only reader is an int8 layer) 8-bit NHWC quantised as oneDNN's reorder
