@@ -71,7 +71,10 @@ final class QuantizeCommandTests: XCTestCase {
 
         (status, output) = try runPare(["bench", path("q/m-int8.safetensors"), "--runs", "3", "--warmup", "1"])
         XCTAssertEqual(status, 0, output)
-        XCTAssertTrue(output.contains("int8 (u8/s8 x s8)") && output.contains("jit_uni_int8"), output)
+        // oneDNN's int8 convolutions: jit_uni_int8 on AVX2, brgconv:avx512_core_vnni with VNNI; never its reference one.
+        let kernels = try XCTUnwrap(output.split(separator: "\n").first { $0.hasPrefix("kernels:") }, output)
+        XCTAssertTrue(kernels.contains("int8 (u8/s8 x s8)") && kernels.contains("convolutions:") && !kernels.contains("ref"), output)
+        XCTAssertTrue(kernels.contains("jit_uni_int8") || kernels.contains("_vnni") || kernels.contains("int8:"), output)
 
         (status, output) = try runPare(["summary", path("q/m-int8.safetensors")])
         XCTAssertEqual(status, 0, output)

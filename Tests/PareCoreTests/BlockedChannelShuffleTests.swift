@@ -2,7 +2,8 @@
 import XCTest
 
 /// The blocked channel shuffle against the plain one: the same permutation for both block
-/// sizes (8, unrolled, and 16), several groups, batches and odd planes, exactly.
+/// sizes (8, unrolled, and 16) and for nhwc (one block of every channel), several groups,
+/// batches and odd planes, exactly.
 final class BlockedChannelShuffleTests: XCTestCase {
     /// `[N, C, plane]` plain → `nChw{block}c`.
     private func blocked(_ plain: [Float], batch: Int, channels: Int, plane: Int, block: Int) -> [Float] {
@@ -14,7 +15,8 @@ final class BlockedChannelShuffleTests: XCTestCase {
     }
 
     func testMatchesThePlainShuffleExactly() {
-        for (block, channels, groups) in [(8, 16, 2), (8, 24, 3), (8, 32, 4), (8, 16, 8), (16, 32, 2), (16, 48, 4)] {
+        for (block, channels, groups) in [(8, 16, 2), (8, 24, 3), (8, 32, 4), (8, 16, 8), (16, 32, 2), (16, 48, 4),
+                                            (12, 12, 3), (24, 24, 4), (8, 8, 2)] {
             let (batch, plane) = (2, 7 * 5)
             let count = batch * channels * plane
             let x = (0..<count).map { Float($0) }

@@ -209,7 +209,7 @@ extension DNNLExecutor {
             let s = shapes[i]
             let batch = batchSize
             let target = gradientTarget(i, 0, inputMDs[i][0])
-            if let block = try MemoryDescriptor.channelBlock(inputMDs[i][0], shape: fullShape(i)), s[0] % block == 0 {
+            if let block = try MemoryDescriptor.pixelChannelBlock(inputMDs[i][0], shape: fullShape(i)), s[0] % block == 0 {
                 addSwift(at: t, touching: [dy, target], label: "\(node.name) channelShuffle backward (blocked)") { ex in
                     channelShuffleBlocked(output: ex.floatPointer(target), input: ex.floatPointer(dy), batch: batch, channels: s[0],
                                           plane: s[1] * s[2], groups: s[0] / groups, block: block)

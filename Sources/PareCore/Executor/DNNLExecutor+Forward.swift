@@ -9,12 +9,13 @@ import Darwin
 extension DNNLExecutor {
     var propagation: dnnl_prop_kind_t { mode == .training ? dnnl_forward_training : dnnl_forward_inference }
 
-    /// The channel block (8 or 16) when channel shuffle `i` can run on its producer's layout:
-    /// f32 `nChw8c` or `nChw16c` with the channels a multiple of the block (no padding lanes).
+    /// The channel block when channel shuffle `i` can run on its producer's layout: f32
+    /// `nChw8c` or `nChw16c` with the channels a multiple of the block (no padding lanes), or
+    /// nhwc (block = every channel).
     func blockedShuffleLayout(_ i: Int) throws -> Int? {
         let producer = graph.nodes[i].inputs[0]
         guard storedQuantization[producer] == nil,
-              let block = try MemoryDescriptor.channelBlock(valueMD[producer], shape: fullShape(producer)),
+              let block = try MemoryDescriptor.pixelChannelBlock(valueMD[producer], shape: fullShape(producer)),
               shapes[i][0] % block == 0 else { return nil }
         return block
     }
@@ -219,7 +220,7 @@ extension DNNLExecutor {
             let s = shapes[i]
             let batch = batchSize
             if let block = try blockedShuffleLayout(i) {
-                // On the producer's blocked layout, which the consumer (a convolution) wants too.
+                // On the producer's blocked (or nhwc) layout, which the consumer (a convolution) wants too.
                 let md = valueMD[node.inputs[0]]
                 let x = try input(i, 0, as: md)
                 let y = output(i, md)

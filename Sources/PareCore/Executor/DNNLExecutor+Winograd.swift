@@ -79,6 +79,18 @@ extension DNNLExecutor {
 extension MemoryDescriptor {
     /// 8 or 16 when `md` is `shape` (`[N, C, H, W]`) in oneDNN's `nChw8c` or `nChw16c`
     /// layout, else nil.
+    /// The channel block of `md` for a kernel that moves channels within each pixel's block
+    /// (``channelShuffleBlocked``): 8 or 16 for nChw8c and nChw16c, every channel for nhwc (one
+    /// block holding all of a pixel's channels, the layout oneDNN's AVX-512 kernels pick), nil
+    /// for any other layout.
+    static func pixelChannelBlock(_ md: dnnl_memory_desc_t, shape: [Int]) throws -> Int? {
+        if let block = try channelBlock(md, shape: shape) { return block }
+        guard shape.count == 4 else { return nil }
+        var nhwc = dnnl_memory_desc_t()
+        try dnnlCheck(dnnl_memory_desc_init_by_tag(&nhwc, 4, dims(shape), dnnl_f32, dnnl_nhwc), "describe nhwc memory")
+        return equal(nhwc, md) ? shape[1] : nil
+    }
+
     static func channelBlock(_ md: dnnl_memory_desc_t, shape: [Int]) throws -> Int? {
         guard shape.count == 4 else { return nil }
         for (block, tag) in [(8, dnnl_nChw8c), (16, dnnl_nChw16c)] {

@@ -51,8 +51,8 @@ func channelShuffle<T>(output: UnsafeMutablePointer<T>, input: UnsafePointer<T>,
 /// `block`): output channel `o = c·groups + g` is input channel `g·(C/groups) + c`, where
 /// channel `k` of pixel `p` lies at `(k / block)·plane·block + p·block + k % block` in its
 /// sample. Each output block is written contiguously, pixel by pixel, from the `block` source
-/// lanes it needs; no reorder to plain and back. The backward is the same with `groups`
-/// replaced by C/groups.
+/// lanes it needs; no reorder to plain and back. With `block` = `channels` the layout is nhwc.
+/// The backward is the same with `groups` replaced by C/groups.
 func channelShuffleBlocked(output: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, batch: Int,
                            channels: Int, plane: Int, groups: Int, block: Int) {
     let perGroup = channels / groups
