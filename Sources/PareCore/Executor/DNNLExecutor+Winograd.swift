@@ -77,8 +77,6 @@ extension DNNLExecutor {
 }
 
 extension MemoryDescriptor {
-    /// 8 or 16 when `md` is `shape` (`[N, C, H, W]`) in oneDNN's `nChw8c` or `nChw16c`
-    /// layout, else nil.
     /// The channel block of `md` for a kernel that moves channels within each pixel's block
     /// (``channelShuffleBlocked``): 8 or 16 for nChw8c and nChw16c, every channel for nhwc (one
     /// block holding all of a pixel's channels, the layout oneDNN's AVX-512 kernels pick), nil
@@ -91,6 +89,8 @@ extension MemoryDescriptor {
         return equal(nhwc, md) ? shape[1] : nil
     }
 
+    /// 8 or 16 when `md` is `shape` (`[N, C, H, W]`) in oneDNN's `nChw8c` or `nChw16c`
+    /// layout, else nil.
     static func channelBlock(_ md: dnnl_memory_desc_t, shape: [Int]) throws -> Int? {
         guard shape.count == 4 else { return nil }
         for (block, tag) in [(8, dnnl_nChw8c), (16, dnnl_nChw16c)] {
